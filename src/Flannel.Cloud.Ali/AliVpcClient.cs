@@ -89,11 +89,9 @@ internal sealed class AliVpcClient
         return result;
     }
 
-    public async ValueTask CreateRouteEntryAsync(string routeTableId, string destination, string instanceId, CancellationToken cancellationToken)
+    /// <summary>Creates an Instance-next-hop entry; <paramref name="clientToken"/> is Alibaba's idempotency token (the same value on retries of one logical create).</summary>
+    public async ValueTask CreateRouteEntryAsync(string routeTableId, string destination, string instanceId, string clientToken, CancellationToken cancellationToken)
     {
-        // A deterministic ClientToken makes a retried create idempotent on Alibaba's side.
-        var clientToken = "flannel-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
-            System.Text.Encoding.UTF8.GetBytes(routeTableId + "|" + destination + "|" + instanceId)))[..40];
         await SendAsync(
             "CreateRouteEntry",
             [

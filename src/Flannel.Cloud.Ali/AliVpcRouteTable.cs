@@ -69,11 +69,14 @@ internal sealed class AliVpcRouteTable : IRouteTable
             if (ours is null)
             {
                 Log.CreatingRoute(_logger, destination, route.NextHop, RouteTableId);
+
+                // one token per logical create, reused by its retries, so a retried create cannot add a second entry
+                var clientToken = "flannel-" + Guid.NewGuid().ToString("N");
                 try
                 {
                     await RetryAsync("CreateRouteEntry", deadline, async ct =>
                     {
-                        await _client.CreateRouteEntryAsync(RouteTableId, destination, route.NextHop, ct).ConfigureAwait(false);
+                        await _client.CreateRouteEntryAsync(RouteTableId, destination, route.NextHop, clientToken, ct).ConfigureAwait(false);
                         return true;
                     }, cancellationToken).ConfigureAwait(false);
                 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Flannel.Cloud.Ali;
 using Flannel.Cloud.Tests.Infrastructure;
 
@@ -50,18 +49,14 @@ public sealed class AliHarness : IAsyncDisposable
 
     public async Task<INetwork> RegisterAsync()
     {
-        var config = new NetworkConfig
-        {
-            Network = IPNetwork.Parse("10.24.0.0/16"),
-            BackendType = BackendType.AliVpc,
-            Backend = JsonDocument.Parse(BackendJson).RootElement.Clone(),
-        };
-        SubnetManager = new TestSubnetManager(Subnet, config);
+        var config = NetworkConfig.Parse($$"""{"Network":"10.24.0.0/16","Backend":{{BackendJson}}}""");
+        SubnetManager = new TestSubnetManager(config);
         var context = new BackendContext
         {
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "eth0", Index = 2, Mtu = 1500, Address = IPAddress.Parse("192.168.0.10") },
             LoggerFactory = Logs,
+            PreviousSubnet = Subnet,
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         return await new AliVpcBackendFactory(Options).Create(context).RegisterNetworkAsync(config, cts.Token);

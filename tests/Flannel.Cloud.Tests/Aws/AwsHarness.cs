@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Amazon.Runtime;
 using Flannel.Cloud.Aws;
 using Flannel.Cloud.Tests.Infrastructure;
@@ -47,18 +46,14 @@ public sealed class AwsHarness : IAsyncDisposable
 
     public async Task<INetwork> RegisterAsync()
     {
-        var config = new NetworkConfig
-        {
-            Network = IPNetwork.Parse("10.20.0.0/16"),
-            BackendType = BackendType.AwsVpc,
-            Backend = JsonDocument.Parse(BackendJson).RootElement.Clone(),
-        };
-        SubnetManager = new TestSubnetManager(IPNetwork.Parse("10.20.1.0/24"), config);
+        var config = NetworkConfig.Parse($$"""{"Network":"10.20.0.0/16","Backend":{{BackendJson}}}""");
+        SubnetManager = new TestSubnetManager(config);
         var context = new BackendContext
         {
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "ens5", Index = 2, Mtu = 9001, Address = InterfaceAddress },
             LoggerFactory = Logs,
+            PreviousSubnet = IPNetwork.Parse("10.20.1.0/24"),
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         return await new AwsVpcBackendFactory(Options).Create(context).RegisterNetworkAsync(config, cts.Token);

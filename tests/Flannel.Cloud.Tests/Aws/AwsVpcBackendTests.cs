@@ -140,11 +140,11 @@ public sealed class AwsVpcBackendTests
     }
 
     [Theory]
-    [InlineData("""{"RouteTableID":42}""", "Backend.RouteTableID", "Number")]
-    [InlineData("""{"RouteTableID":{"a":1}}""", "Backend.RouteTableID", "Object")]
-    [InlineData("""{"RouteTableID":["rtb-1",7]}""", "Backend.RouteTableID[1]", "Number")]
-    [InlineData("""{"RouteTableID":[]}""", "Backend.RouteTableID", "at least one")]
-    [InlineData("""{"RouteTableID":"subnet-1"}""", "Backend.RouteTableID", "rtb-")]
+    [InlineData("""{"Type":"aws-vpc","RouteTableID":42}""", "Backend.RouteTableID", "Number")]
+    [InlineData("""{"Type":"aws-vpc","RouteTableID":{"a":1}}""", "Backend.RouteTableID", "Object")]
+    [InlineData("""{"Type":"aws-vpc","RouteTableID":["rtb-1",7]}""", "Backend.RouteTableID[1]", "Number")]
+    [InlineData("""{"Type":"aws-vpc","RouteTableID":[]}""", "Backend.RouteTableID", "at least one")]
+    [InlineData("""{"Type":"aws-vpc","RouteTableID":"subnet-1"}""", "Backend.RouteTableID", "rtb-")]
     public async Task A_bad_RouteTableID_is_a_configuration_error_before_anything_happens(string json, string field, string fragment)
     {
         await using var h = new AwsHarness();

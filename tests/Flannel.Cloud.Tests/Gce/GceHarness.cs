@@ -30,13 +30,14 @@ public sealed class GceHarness : IAsyncDisposable
 
     public async Task<INetwork> RegisterAsync()
     {
-        var config = new NetworkConfig { Network = IPNetwork.Parse("10.40.0.0/16"), BackendType = BackendType.Gce };
-        SubnetManager = new TestSubnetManager(IPNetwork.Parse("10.40.1.0/24"), config);
+        var config = NetworkConfig.Parse("""{"Network":"10.40.0.0/16","Backend":{"Type":"gce"}}""");
+        SubnetManager = new TestSubnetManager(config);
         var context = new BackendContext
         {
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "ens4", Index = 2, Mtu = 1460, Address = IPAddress.Parse("10.128.0.5") },
             LoggerFactory = Logs,
+            PreviousSubnet = IPNetwork.Parse("10.40.1.0/24"),
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         return await new GceBackendFactory(Options).Create(context).RegisterNetworkAsync(config, cts.Token);

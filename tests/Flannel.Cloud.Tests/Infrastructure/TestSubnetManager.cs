@@ -1,33 +1,43 @@
-using System.Net;
 using System.Runtime.CompilerServices;
 
 namespace Flannel.Cloud.Tests.Infrastructure;
 
 /// <summary>
-/// A minimal ISubnetManager for backend tests: hands out one fixed subnet and records the requests. (Core's
-/// InMemoryLeaseRegistry + LeaseManager replace it once they are on main.)
+/// Core's real subnet manager (LeaseManager over InMemoryLeaseRegistry), recording the lease requests a backend
+/// makes so tests can assert what it published.
 /// </summary>
-public sealed class TestSubnetManager(IPNetwork subnet, NetworkConfig config) : ISubnetManager
+public sealed class TestSubnetManager : ISubnetManager, IDisposable
 {
+    private readonly InMemoryLeaseRegistry _registry;
+    private readonly LeaseManager _inner;
+
+    public TestSubnetManager(NetworkConfig config)
+    {
+        _registry = new InMemoryLeaseRegistry(config);
+        _inner = new LeaseManager(_registry);
+    }
+
     public List<LeaseRequest> Requests { get; } = [];
 
-    public ValueTask<NetworkConfig> GetNetworkConfigAsync(CancellationToken cancellationToken) => ValueTask.FromResult(config);
+    public ValueTask<NetworkConfig> GetNetworkConfigAsync(CancellationToken cancellationToken) => _inner.GetNetworkConfigAsync(cancellationToken);
 
     public ValueTask<Lease> AcquireLeaseAsync(LeaseRequest request, CancellationToken cancellationToken)
     {
-        Requests.Add(request);
-        return ValueTask.FromResult(new Lease { Subnet = subnet, Attributes = request.Attributes, Expiration = DateTimeOffset.UtcNow.AddHours(24) });
+        lock (Requests)
+        {
+            Requests.Add(request);
+        }
+
+        return _inner.AcquireLeaseAsync(request, cancellationToken);
     }
 
-    public ValueTask<Lease> RenewLeaseAsync(Lease lease, CancellationToken cancellationToken) => ValueTask.FromResult(lease);
+    public ValueTask<Lease> RenewLeaseAsync(Lease lease, CancellationToken cancellationToken) => _inner.RenewLeaseAsync(lease, cancellationToken);
 
-    public ValueTask<bool> ReleaseLeaseAsync(Lease lease, CancellationToken cancellationToken) => ValueTask.FromResult(true);
+    public ValueTask<bool> ReleaseLeaseAsync(Lease lease, CancellationToken cancellationToken) => _inner.ReleaseLeaseAsync(lease, cancellationToken);
 
-    public ValueTask<LeaseSnapshot> ListLeasesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(new LeaseSnapshot([], 0));
+    public ValueTask<LeaseSnapshot> ListLeasesAsync(CancellationToken cancellationToken) => _inner.ListLeasesAsync(cancellationToken);
 
-    public async IAsyncEnumerable<LeaseWatchResult> WatchLeasesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        yield return new LeaseWatchResult { Snapshot = [] };
-        await Task.Delay(Timeout.Infinite, cancellationToken);
-    }
+    public IAsyncEnumerable<LeaseWatchResult> WatchLeasesAsync(CancellationToken cancellationToken) => _inner.WatchLeasesAsync(cancellationToken);
+
+    public void Dispose() => _registry.Dispose();
 }
