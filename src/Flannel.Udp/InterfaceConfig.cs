@@ -7,7 +7,8 @@ using Flannel.Udp.Interop;
 namespace Flannel.Udp;
 
 /// <summary>
-/// Configures the TUN device with the classic interface ioctls (address, netmask, MTU, up, and a device route):
+/// Configures the TUN device with the classic interface ioctls (address, netmask, MTU, up, and a device route) and
+/// accept_local (so ICMP replies from the TUN address are delivered):
 /// the few operations the udp backend needs, done in the namespace of the calling thread.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -65,6 +66,10 @@ internal static unsafe class InterfaceConfig
             {
                 throw Libc.Error($"add route {network} dev {device}", e);
             }
+
+            // ICMP errors the forwarder writes into the TUN come from the TUN's own address; without accept_local the
+            // kernel drops them as martians (source is local), so flannel's replies never reach the sender.
+            File.WriteAllText($"/proc/sys/net/ipv4/conf/{device}/accept_local", "1");
         }
         finally
         {

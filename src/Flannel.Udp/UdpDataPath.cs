@@ -512,7 +512,13 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         uint source = BinaryPrimitives.ReverseEndianness(_raddrs[i].AddressNetworkOrder);
         if (!peers.IsPeer(source))
         {
-            Counters.IngressDrops[(int)DropReason.UnknownSource] += Math.Max(1, (len + gso - 1) / gso);
+            Counters.IngressDrops[(int)DropReason.UnknownSource] += len == 0 ? 1 : (len + gso - 1) / gso;
+            return;
+        }
+
+        if (len == 0)
+        {
+            Counters.IngressDrops[(int)DropReason.Truncated]++;
             return;
         }
 
