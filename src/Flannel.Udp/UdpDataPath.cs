@@ -439,7 +439,6 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
 
     private void IngressLoop()
     {
-        var fds = stackalloc PollFd[2];
         int fd = _socket.Fd;
         while (!_stopping)
         {
@@ -452,23 +451,20 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                 h.Flags = 0;
             }
 
-            int r = Libc.RecvMmsg(fd, _rmsgs, RecvBatch, Libc.MSG_DONTWAIT, null);
+            // Blocks for the first datagram, then takes whatever else is queued: one syscall per wake-up.
+            int r = Libc.RecvMmsg(fd, _rmsgs, RecvBatch, Libc.MSG_WAITFORONE, null);
             if (r <= 0)
             {
-                int e = r < 0 ? Libc.LastError : Libc.EAGAIN;
-                if (e == Libc.EINTR)
-                {
-                    continue;
-                }
-
-                if (e != Libc.EAGAIN && !_stopping)
-                {
-                    Log.PumpError(_logger, "recvmmsg", Libc.Describe(e));
-                }
-
-                if (!WaitReadable(fds, fd))
+                if (_stopping)
                 {
                     return;
+                }
+
+                int e = r < 0 ? Libc.LastError : Libc.EAGAIN;
+                if (e != Libc.EINTR && e != Libc.EAGAIN)
+                {
+                    Log.PumpError(_logger, "recvmmsg", Libc.Describe(e));
+                    Thread.Sleep(10); // never spin on a persistent error
                 }
 
                 continue;
@@ -598,6 +594,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         _stopping = true;
         ulong one = 1;
         Libc.Write(_stopFd, (byte*)&one, 8);
+        Libc.Shutdown(_socket.Fd, Libc.SHUT_RDWR); // wakes the blocked recvmmsg
         _egress?.Join(TimeSpan.FromSeconds(5));
         _ingress?.Join(TimeSpan.FromSeconds(5));
         _tun.Dispose();

@@ -15,7 +15,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 string? tunName = null;
 var local = IPAddress.Any;
-int port = 8285, budget = 64, sockBuf = 0;
+int port = 8285, budget = 64, sockBuf = new UdpBackendOptions().SocketBufferSize; // the backend's default unless -s
 bool offload = true;
 var routes = new List<(IPNetwork Subnet, IPAddress Peer)>();
 try

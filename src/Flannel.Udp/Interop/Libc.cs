@@ -37,6 +37,8 @@ internal static unsafe partial class Libc
     public const int UDP_GRO = 104;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_TRUNC = 0x20;
+    public const int MSG_WAITFORONE = 0x10000;
+    public const int SHUT_RDWR = 2;
 
     public const short POLLIN = 0x1;
     public const int EFD_NONBLOCK = 0x800;
@@ -78,6 +80,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "recvmmsg", SetLastError = true)]
     public static partial int RecvMmsg(int fd, MMsgHdr* msgs, uint vlen, int flags, void* timeout);
+
+    [LibraryImport(Lib, EntryPoint = "shutdown", SetLastError = true)]
+    public static partial int Shutdown(int fd, int how);
 
     [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint nfds, int timeout);
