@@ -71,7 +71,7 @@ public sealed class DataPathTests
         await Lab.TcpTransferAsync(hosts[2], hosts[1], 2 << 20, TimeSpan.FromSeconds(60));
 
         // Host 3 goes away: its lease is removed, and host 1 answers for its subnet with ICMP net unreachable.
-        Assert.True(lab.Board.Remove(hosts[2].Subnet));
+        Assert.True(await lab.Board.RemoveAsync(hosts[2].Subnet));
         await Lab.WaitAsync(() => hosts[0].DataPath.Peers.Routes.Count == 1, Converge, "lease removal reaches host 1");
         // The raw ICMP socket behind Ping reports the net-unreachable error either as a reply status or as ENETUNREACH.
         long icmpBefore = hosts[0].DataPath.Counters.IcmpSent;
@@ -100,7 +100,7 @@ public sealed class DataPathTests
             var fast = lab.AddHost(1);
             var plain = lab.AddHost(2);
             var c = lab.AddHost(3);
-            lab.StartCForwarder(c, binary, fast, plain);
+            await lab.StartCForwarderAsync(c, binary, fast, plain);
             await lab.StartUdpAsync(fast);
             await lab.StartUdpAsync(plain, new UdpBackendOptions { Offloads = false });
             await Lab.WaitAsync(() => fast.DataPath.Peers.Routes.Count == 2 && plain.DataPath.Peers.Routes.Count == 2, Converge, "peer tables");

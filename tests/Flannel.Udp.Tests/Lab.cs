@@ -67,15 +67,21 @@ internal sealed class Lab : IAsyncDisposable
             SubnetManager = Board.ManagerFor(),
             Interface = new ExternalInterface { Name = "eth0", Index = index, Mtu = 1500, Address = host.Underlay },
             NetworkNamespacePath = host.Ns.Path,
+            PreviousSubnet = host.Subnet,
             LoggerFactory = NullLoggerFactory.Instance,
         };
         var backend = new UdpBackendFactory(options).Create(ctx);
-        host.Network = await backend.RegisterNetworkAsync(Board.Config, CancellationToken.None);
+        var config = await ctx.SubnetManager.GetNetworkConfigAsync(CancellationToken.None);
+        host.Network = await backend.RegisterNetworkAsync(config, CancellationToken.None);
+        if (!host.Subnet.Equals(host.Network.Lease.Subnet))
+        {
+            throw new InvalidOperationException($"host {host.N} got {host.Network.Lease.Subnet}, wanted {host.Subnet}");
+        }
         host.Run = host.Network.RunAsync(host.Stop.Token);
     }
 
     /// <summary>Starts the anchor's C forwarder (tunudp) on the host, as a foreign flannel-udp peer.</summary>
-    public void StartCForwarder(Host host, string binary, params Host[] peers)
+    public async Task StartCForwarderAsync(Host host, string binary, params Host[] peers)
     {
         host.Ns.Ip("tuntap", "add", "dev", "flannel0", "mode", "tun");
         var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -96,7 +102,7 @@ internal sealed class Lab : IAsyncDisposable
         _processes.Add(proc);
         host.Ns.Ip("link", "set", "flannel0", "mtu", "1472", "up");
         host.Ns.Ip("addr", "add", $"10.244.{host.N}.0/16", "dev", "flannel0");
-        Board.Put(host.Subnet, host.Underlay);
+        await Board.PutAsync(host.Subnet, host.Underlay);
     }
 
     public static string BuildCForwarder()
@@ -247,5 +253,7 @@ internal sealed class Lab : IAsyncDisposable
         {
             ns.Dispose();
         }
+
+        Board.Dispose();
     }
 }
