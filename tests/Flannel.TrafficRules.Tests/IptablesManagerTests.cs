@@ -229,4 +229,21 @@ public class IptablesManagerTests
         Assert.DoesNotContain("FLANNEL", all, StringComparison.Ordinal);
         Assert.Contains("UNRELATED", Oracle.Chains(ns, "iptables-save", "filter"));
     }
+
+    [PrivilegedFact]
+    public async Task AFamilyWhoseToolsAreMissingIsSkippedOnTeardownButFailsWhenWanted()
+    {
+        using var ns = TestNamespace.Create("ipmiss");
+        var m = new IptablesTrafficManager(Oracle.Options(ns, TrafficRuleEngine.Iptables));
+        await m.EnsureForwardRulesAsync(Oracle.Dual, Ct);
+
+        var noV6 = Oracle.Options(ns, TrafficRuleEngine.Iptables) with { Ip6tablesSavePath = "/nonexistent/ip6tables-save", Ip6tablesRestorePath = "/nonexistent/ip6tables-restore" };
+        var broken = new IptablesTrafficManager(noV6);
+        var ex = await Assert.ThrowsAsync<TrafficRuleException>(async () => await broken.EnsureForwardRulesAsync(Oracle.Dual, Ct));
+        Assert.Contains("/nonexistent/ip6tables-save", ex.Message, StringComparison.Ordinal);
+
+        await broken.TeardownAsync(Ct);
+        Assert.Empty(Oracle.Rules(ns, "iptables-save", "filter"));
+        Assert.Equal(Golden.Fwd6, Oracle.Rules(ns, "ip6tables-save", "filter"));
+    }
 }

@@ -69,8 +69,8 @@ public class OptionsTests
     [MemberData(nameof(BadNetworks))]
     public async Task BadNetworksAreRejectedBeforeAnyToolRuns(TrafficNetworks networks, string message)
     {
-        // The tool paths point nowhere: a tool run would fail differently.
-        var m = new IptablesTrafficManager(new TrafficRuleOptions { IptablesSavePath = "/nonexistent/iptables-save", Ip6tablesSavePath = "/nonexistent/ip6tables-save" });
+        // Nothing can run: nsenter and the namespace point nowhere (a tool run would fail differently).
+        var m = new IptablesTrafficManager(Unrunnable);
         var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await m.EnsureMasqueradeRulesAsync(networks, null, TestContext.Current.CancellationToken));
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
         Assert.Equal("current", ex.ParamName);
@@ -87,7 +87,7 @@ public class OptionsTests
     [Fact]
     public async Task NoTrafficManagerDoesNothingAndItsLoopEndsOnCancel()
     {
-        var m = new NoTrafficManager(new TrafficRuleOptions { Engine = TrafficRuleEngine.None, NftPath = "/nonexistent/nft", IptablesSavePath = "/nonexistent/iptables-save" });
+        var m = new NoTrafficManager(Unrunnable with { Engine = TrafficRuleEngine.None });
         var ct = TestContext.Current.CancellationToken;
         await m.InitializeAsync(ct);
         await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, ct);
@@ -105,11 +105,26 @@ public class OptionsTests
     [Fact]
     public async Task AMissingToolIsReportedByName()
     {
-        var m = new IptablesTrafficManager(new TrafficRuleOptions { IptablesSavePath = "/nonexistent/iptables-save" });
+        var m = new IptablesTrafficManager(Unrunnable);
         var ex = await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(new TrafficNetworks { Network = IPNetwork.Parse("10.244.0.0/16") }, TestContext.Current.CancellationToken));
-        Assert.Contains("/nonexistent/iptables-save", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot run '/nonexistent/nsenter'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("TrafficRuleOptions", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("/nonexistent/nsenter --net=/nonexistent/netns iptables-save", ex.Command);
         Assert.Null(ex.ExitCode);
         Assert.False(ex.IsTransient);
     }
+
+    [Fact]
+    public async Task AMissingNamespaceIsReportedWithNsentersError()
+    {
+        // nsenter itself runs, but cannot enter the namespace: no tool ever starts.
+        var m = new NftablesTrafficManager(new TrafficRuleOptions { Engine = TrafficRuleEngine.Nftables, NetworkNamespacePath = "/nonexistent/netns" });
+        var ex = await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(new TrafficNetworks { Network = IPNetwork.Parse("10.244.0.0/16") }, TestContext.Current.CancellationToken));
+        Assert.Contains("/nonexistent/netns", ex.StandardError, StringComparison.Ordinal);
+        Assert.NotNull(ex.ExitCode);
+        Assert.NotEqual(0, ex.ExitCode);
+    }
+
+    /// <summary>Options under which no tool can start (so a unit test can never touch this machine's firewall).</summary>
+    private static TrafficRuleOptions Unrunnable => new() { NsenterPath = "/nonexistent/nsenter", NetworkNamespacePath = "/nonexistent/netns" };
 }

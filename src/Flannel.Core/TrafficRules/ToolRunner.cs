@@ -66,12 +66,20 @@ internal sealed class ToolRunner(TrafficRuleOptions options, ILogger logger)
             {
                 var stdoutTask = process.StandardOutput.ReadToEndAsync(timeout.Token);
                 var stderrTask = process.StandardError.ReadToEndAsync(timeout.Token);
-                if (stdin is not null)
+                try
                 {
-                    await process.StandardInput.WriteAsync(stdin.AsMemory(), timeout.Token).ConfigureAwait(false);
-                }
+                    if (stdin is not null)
+                    {
+                        await process.StandardInput.WriteAsync(stdin.AsMemory(), timeout.Token).ConfigureAwait(false);
+                    }
 
-                process.StandardInput.Close();
+                    process.StandardInput.Close();
+                }
+                catch (IOException)
+                {
+                    // The program exited without reading its input (for example nsenter could not enter the
+                    // namespace); its exit code and standard error tell why.
+                }
                 await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
                 var stdout = await stdoutTask.ConfigureAwait(false);
                 var stderr = await stderrTask.ConfigureAwait(false);
