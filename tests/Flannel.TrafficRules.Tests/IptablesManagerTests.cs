@@ -10,24 +10,36 @@ public class IptablesManagerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [PrivilegedFact]
-    public async Task EnsureInstallsFlannelsExactRuleText()
+    [PrivilegedTheory]
+    [InlineData("nft")]
+    [InlineData("legacy")]
+    public async Task EnsureInstallsFlannelsExactRuleText(string flavour)
     {
         using var ns = TestNamespace.Create("ipt");
-        var m = new IptablesTrafficManager(Oracle.Options(ns, TrafficRuleEngine.Iptables));
+        var (options, save4, save6) = Flavour(ns, flavour);
+        var m = new IptablesTrafficManager(options);
         await m.InitializeAsync(Ct);
         await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct);
         await m.EnsureForwardRulesAsync(Oracle.Dual, Ct);
 
-        Assert.Equal(Golden.Masq4, Oracle.Rules(ns, "iptables-save", "nat"));
-        Assert.Equal(Golden.Fwd4, Oracle.Rules(ns, "iptables-save", "filter"));
-        Assert.Equal(Golden.Masq6, Oracle.Rules(ns, "ip6tables-save", "nat"));
-        Assert.Equal(Golden.Fwd6, Oracle.Rules(ns, "ip6tables-save", "filter"));
+        Assert.Equal(Golden.Masq4, Oracle.Rules(ns, save4, "nat"));
+        Assert.Equal(Golden.Fwd4, Oracle.Rules(ns, save4, "filter"));
+        Assert.Equal(Golden.Masq6, Oracle.Rules(ns, save6, "nat"));
+        Assert.Equal(Golden.Fwd6, Oracle.Rules(ns, save6, "filter"));
 
         // Everything is in place, so neither a second ensure nor a resync changes anything.
         await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct);
         Assert.False(await m.ResyncAsync(Ct));
-        Assert.Equal(Golden.Masq4, Oracle.Rules(ns, "iptables-save", "nat"));
+        Assert.Equal(Golden.Masq4, Oracle.Rules(ns, save4, "nat"));
+
+        // A removed rule comes back; teardown leaves nothing of ours.
+        Oracle.Run(ns, save4.Replace("-save", string.Empty, StringComparison.Ordinal), "-t", "nat", "-D", "FLANNEL-POSTRTG", "2");
+        Assert.True(await m.ResyncAsync(Ct));
+        Assert.Equal(Golden.Masq4, Oracle.Rules(ns, save4, "nat"));
+        await m.TeardownAsync(Ct);
+        Assert.Empty(Oracle.Rules(ns, save4, "nat"));
+        Assert.Empty(Oracle.Rules(ns, save6, "filter"));
+        Assert.DoesNotContain("FLANNEL-POSTRTG", Oracle.Chains(ns, save6, "nat"));
     }
 
     [PrivilegedTheory]
@@ -245,5 +257,28 @@ public class IptablesManagerTests
         await broken.TeardownAsync(Ct);
         Assert.Empty(Oracle.Rules(ns, "iptables-save", "filter"));
         Assert.Equal(Golden.Fwd6, Oracle.Rules(ns, "ip6tables-save", "filter"));
+    }
+
+    /// <summary>Options and oracle tools for the nf_tables (default) or the legacy flavour of iptables.</summary>
+    private static (TrafficRuleOptions Options, string Save4, string Save6) Flavour(TestNamespace ns, string flavour)
+    {
+        var options = Oracle.Options(ns, TrafficRuleEngine.Iptables);
+        if (flavour == "nft")
+        {
+            return (options, "iptables-save", "ip6tables-save");
+        }
+
+        return (
+            options with
+            {
+                IptablesPath = "iptables-legacy",
+                IptablesSavePath = "iptables-legacy-save",
+                IptablesRestorePath = "iptables-legacy-restore",
+                Ip6tablesPath = "ip6tables-legacy",
+                Ip6tablesSavePath = "ip6tables-legacy-save",
+                Ip6tablesRestorePath = "ip6tables-legacy-restore",
+            },
+            "iptables-legacy-save",
+            "ip6tables-legacy-save");
     }
 }
