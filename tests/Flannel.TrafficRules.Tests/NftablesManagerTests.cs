@@ -198,6 +198,19 @@ public class NftablesManagerTests
         Assert.NotNull(Oracle.NftTable(ns, "ip", "flannel-ipv4"));
     }
 
+    [PrivilegedFact]
+    public async Task ChainsOfOurNamesWithAnotherShapeAreReplaced()
+    {
+        using var ns = TestNamespace.Create("nftshape");
+        Oracle.Nft(ns, "add table ip flannel-ipv4\nadd chain ip flannel-ipv4 postrtg\nadd chain ip flannel-ipv4 forward { type filter hook forward priority 10 ; }\n");
+        var m = new NftablesTrafficManager(Oracle.Options(ns, TrafficRuleEngine.Nftables));
+        await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct);
+        await m.EnsureForwardRulesAsync(Oracle.Dual, Ct);
+
+        Assert.Equal(Golden.NftTable4, Oracle.NftTable(ns, "ip", "flannel-ipv4"));
+        Assert.False(await m.ResyncAsync(Ct));
+    }
+
     /// <summary>The golden table with the chains of switched-off groups left out (null when nothing remains).</summary>
     private static string[]? Expected(string[] golden, bool masq, bool forward, bool fullyRandom)
     {

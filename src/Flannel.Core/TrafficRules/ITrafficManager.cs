@@ -32,7 +32,7 @@ public interface ITrafficManager
     /// and whose switch (<see cref="TrafficRuleOptions.MasqueradeIPv4"/>, <see cref="TrafficRuleOptions.MasqueradeIPv6"/>)
     /// is on. Rules built from <paramref name="previous"/> (the lease this node held before, from the lease store) are
     /// removed first; a family that no longer gets masquerade rules loses the ones this instance installed.
-    /// The new rules are remembered and restored by <see cref="ResyncAsync"/>.
+    /// The new rules are remembered (even when applying them fails) and restored by <see cref="ResyncAsync"/>.
     /// </summary>
     /// <param name="current">The flannel network and this node's lease subnet, per family.</param>
     /// <param name="previous">The network and subnet the rules were built from before, or null.</param>

@@ -112,7 +112,7 @@ public sealed class NftablesTrafficManager : ITrafficManager
                 if (f.Masquerade is (var n, var p))
                 {
                     var rules = await MasqueradeRulesAsync(f.Family, n, p, cancellationToken).ConfigureAwait(false);
-                    await _nftables.ApplyAsync(NftablesScript.EnsureChain(f.Family, Table(f), NftablesScript.MasqueradeChain, rules), "installing the nftables masquerade rules", cancellationToken).ConfigureAwait(false);
+                    await ApplyChainAsync(f, NftablesScript.MasqueradeChain, rules, "installing the nftables masquerade rules", cancellationToken).ConfigureAwait(false);
                     var prev = previous?.NetworkOf(f.Family) is { } pn ? $"; replaced rules of previous network {pn}, subnet {previous.SubnetOf(f.Family)?.ToString() ?? "none"}" : string.Empty;
                     var location = Location(f, NftablesScript.MasqueradeChain);
                     var detail = $"network {n}, subnet {p}{prev}";
@@ -153,7 +153,7 @@ public sealed class NftablesTrafficManager : ITrafficManager
                 if (f.Forward is { } n)
                 {
                     var rules = NftablesScript.ForwardRules(f.Family, n);
-                    await _nftables.ApplyAsync(NftablesScript.EnsureChain(f.Family, Table(f), NftablesScript.ForwardChain, rules), "installing the nftables forward rules", cancellationToken).ConfigureAwait(false);
+                    await ApplyChainAsync(f, NftablesScript.ForwardChain, rules, "installing the nftables forward rules", cancellationToken).ConfigureAwait(false);
                     var location = Location(f, NftablesScript.ForwardChain);
                     var detail = $"network {n}";
                     TrafficRulesLog.RulesInstalled(_logger, Engine, f.Name, "forward", location, detail);
@@ -193,9 +193,7 @@ public sealed class NftablesTrafficManager : ITrafficManager
                     continue;
                 }
 
-                var masq = f.Masquerade is (var n, var p) ? await MasqueradeRulesAsync(f.Family, n, p, cancellationToken).ConfigureAwait(false) : null;
-                var fwd = f.Forward is { } fn ? NftablesScript.ForwardRules(f.Family, fn) : null;
-                await _nftables.ApplyAsync(NftablesScript.Rebuild(f.Family, Table(f), masq, fwd), "restoring the nftables rules", cancellationToken).ConfigureAwait(false);
+                await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
                 await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
                 var where = $"table {NftablesScript.Family(f.Family)} {Table(f)}";
                 TrafficRulesLog.RulesRepaired(_logger, Engine, f.Name, where);
@@ -248,6 +246,32 @@ public sealed class NftablesTrafficManager : ITrafficManager
     {
         var fullyRandom = _options.FullyRandom && await _nftables.FullyRandomAsync(cancellationToken).ConfigureAwait(false);
         return NftablesScript.MasqueradeRules(family, network, subnet, fullyRandom);
+    }
+
+    /// <summary>
+    /// Updates one chain in place (the other chain of the table untouched); when nft refuses (a chain of that name
+    /// exists with another type, hook or priority), rebuilds the whole table from the wanted rules instead.
+    /// </summary>
+    private async Task ApplyChainAsync(FamilyTable f, string chain, IReadOnlyList<string> rules, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _nftables.ApplyAsync(NftablesScript.EnsureChain(f.Family, Table(f), chain, rules), what, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrafficRuleException ex) when (!ex.ToolMissing)
+        {
+            var location = Location(f, chain);
+            TrafficRulesLog.RebuildingTable(_logger, location, ex);
+            await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Replaces the family's table with exactly the wanted chains, atomically.</summary>
+    private async Task RebuildAsync(FamilyTable f, CancellationToken cancellationToken)
+    {
+        var masq = f.Masquerade is (var n, var p) ? await MasqueradeRulesAsync(f.Family, n, p, cancellationToken).ConfigureAwait(false) : null;
+        var fwd = f.Forward is { } fn ? NftablesScript.ForwardRules(f.Family, fn) : null;
+        await _nftables.ApplyAsync(NftablesScript.Rebuild(f.Family, Table(f), masq, fwd), "rebuilding the nftables table", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes one of our chains if present (and the table when it was the last chain in it).</summary>

@@ -49,4 +49,7 @@ internal static partial class TrafficRulesLog
 
     [LoggerMessage(EventId = 1614, Level = LogLevel.Warning, Message = "Could not remove the other engine's leftovers ({Engine}); continuing")]
     public static partial void OtherEngineCleanupFailed(ILogger logger, string engine, Exception exception);
+
+    [LoggerMessage(EventId = 1615, Level = LogLevel.Warning, Message = "nftables: {Location} could not be updated in place (a chain of that name with another type, hook or priority?); rebuilding the whole table")]
+    public static partial void RebuildingTable(ILogger logger, string location, Exception exception);
 }
