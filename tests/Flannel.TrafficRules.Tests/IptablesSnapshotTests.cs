@@ -142,6 +142,25 @@ public class IptablesSnapshotTests
             script.ToString());
     }
 
+    [Fact]
+    public void ChainListingsBuildASnapshotOfJustThoseChains()
+    {
+        var s = IptablesSnapshot.FromListings(
+        [
+            ("nat", "POSTROUTING", "-P POSTROUTING ACCEPT\n-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n"),
+            ("nat", "FLANNEL-POSTRTG", "-N FLANNEL-POSTRTG\n-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n"),
+            ("filter", "FLANNEL-FWD", null),
+        ]);
+        Assert.True(s.HasChain("nat", "POSTROUTING"));
+        Assert.True(s.HasChain("nat", "FLANNEL-POSTRTG"));
+        Assert.False(s.HasChain("filter", "FLANNEL-FWD"));
+        Assert.Equal(["-m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG"], s.Rules("nat", "POSTROUTING"));
+        Assert.Equal(["-m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN"], s.Rules("nat", "FLANNEL-POSTRTG"));
+
+        var ex = Assert.Throws<FormatException>(() => IptablesSnapshot.FromListings([("nat", "FLANNEL-POSTRTG", "-N FLANNEL-POSTRTG\n-A OTHER -j RETURN\n")]));
+        Assert.Contains("line 2", ex.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("iptables v1.8.9 (nf_tables)", true, "v1.8.9 (nf_tables)")]
     [InlineData("iptables v1.6.2", true, "v1.6.2")]

@@ -59,6 +59,45 @@ internal sealed class IptablesBackend(TrafficRuleOptions options, ToolRunner run
         }
     }
 
+    /// <summary>
+    /// Lists just the given chains (<c>iptables -t TABLE -S CHAIN</c> each): the resync's read, whose cost does not
+    /// grow with the rest of the rule set (kube-proxy's thousands of nat rules), unlike a whole <c>iptables-save</c>.
+    /// </summary>
+    public async Task<IptablesSnapshot> ListChainsAsync(IpFamily family, IReadOnlyList<(string Table, string Chain)> chains, CancellationToken cancellationToken)
+    {
+        var tool = family == IpFamily.V4 ? options.IptablesPath : options.Ip6tablesPath;
+        var features = await FeaturesAsync(family, cancellationToken).ConfigureAwait(false);
+        var listings = new List<(string, string, string?)>(chains.Count);
+        foreach (var (table, chain) in chains)
+        {
+            List<string> args = [];
+            if (options.XtablesLockWait is { } wait && features.Wait)
+            {
+                args.Add("--wait=" + ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
+            }
+
+            args.AddRange(["-t", table, "-S", chain]);
+            var r = await runner.RunAsync(tool, args, null, cancellationToken).ConfigureAwait(false);
+            if (r.ExitCode is not (0 or 1))
+            {
+                var command = tool + " " + string.Join(' ', args);
+                throw new TrafficRuleException($"reading the {Name(family)} chain {table} {chain} failed: '{command}' exited {r.ExitCode}: {r.Stderr.Trim()}", command, r.ExitCode, r.Stderr.Trim());
+            }
+
+            // Exit code 1 is iptables' "no such chain" (go-iptables reads it the same way).
+            listings.Add((table, chain, r.ExitCode == 0 ? r.Stdout : null));
+        }
+
+        try
+        {
+            return IptablesSnapshot.FromListings(listings);
+        }
+        catch (FormatException ex)
+        {
+            throw new TrafficRuleException($"cannot understand the output of {tool} -S: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Applies a transaction with <c>iptables-restore --noflush</c> (and <c>--wait</c> when supported and configured).</summary>
     public async Task RestoreAsync(IpFamily family, string script, CancellationToken cancellationToken)
     {

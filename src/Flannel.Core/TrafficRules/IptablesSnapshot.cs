@@ -101,6 +101,58 @@ internal sealed class IptablesSnapshot
         return s;
     }
 
+    /// <summary>
+    /// Builds a snapshot of some chains from <c>iptables -t TABLE -S CHAIN</c> listings (<c>-P</c>/<c>-N</c> line, then
+    /// <c>-A</c> lines in the <c>iptables-save</c> form); a null listing means the chain does not exist.
+    /// </summary>
+    /// <exception cref="FormatException">A line is not what <c>iptables -S</c> prints.</exception>
+    public static IptablesSnapshot FromListings(IEnumerable<(string Table, string Chain, string? Listing)> listings)
+    {
+        var s = new IptablesSnapshot();
+        foreach (var (tableName, chainName, listing) in listings)
+        {
+            if (!s._tables.TryGetValue(tableName, out var table))
+            {
+                table = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+                s._tables.Add(tableName, table);
+            }
+
+            if (listing is null)
+            {
+                continue;
+            }
+
+            var rules = new List<string>();
+            table[chainName] = rules;
+            var lineNumber = 0;
+            foreach (var raw in listing.Split('\n'))
+            {
+                lineNumber++;
+                var line = raw.TrimEnd('\r', ' ', '\t');
+                if (line.Length == 0 || line[0] == '#')
+                {
+                    continue;
+                }
+
+                var words = line.Split(' ', 3);
+                if (words.Length >= 2 && words[0] is "-P" or "-N" && words[1] == chainName)
+                {
+                    continue;
+                }
+
+                if (words.Length >= 2 && words[0] == "-A" && words[1] == chainName)
+                {
+                    rules.Add(words.Length == 3 ? words[2] : string.Empty);
+                    continue;
+                }
+
+                throw new FormatException($"iptables -t {tableName} -S {chainName} output line {lineNumber} \"{(line.Length > 200 ? line[..200] + "…" : line)}\": not a -P, -N or -A line of that chain");
+            }
+        }
+
+        return s;
+    }
+
     /// <summary>True when the table has the chain.</summary>
     public bool HasChain(string table, string chain) => _tables.TryGetValue(table, out var t) && t.ContainsKey(chain);
 

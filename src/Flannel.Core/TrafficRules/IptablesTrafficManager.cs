@@ -10,8 +10,9 @@ namespace Flannel.TrafficRules;
 /// chain <see cref="TrafficRuleOptions.ForwardChain"/> (jumped to from FORWARD), for iptables and ip6tables.
 /// </summary>
 /// <remarks>
-/// Every check reads the rule set once with <c>iptables-save</c> and compares our chain line by line with the expected
-/// text; every change is one <c>iptables-restore --noflush</c> transaction that recreates (flushes) our chain, deletes
+/// An ensure reads the rule set once with <c>iptables-save</c>; a resync lists only the four chains it checks
+/// (<c>iptables -S CHAIN</c>: our two and the two built-in chains that jump to them), so its cost does not grow with
+/// kube-proxy's rule set. Both compare our chain line by line with the expected text. Every change is one <c>iptables-restore --noflush</c> transaction that recreates (flushes) our chain, deletes
 /// every copy of the jump and appends the jump and the rules, so the block is contiguous and ordered. Nothing is
 /// written when the rules are already in place. Works with iptables-legacy and iptables-nft.
 /// </remarks>
@@ -150,10 +151,11 @@ public sealed class IptablesTrafficManager : ITrafficManager
                     continue;
                 }
 
-                var state = await _iptables.SaveAsync(f.Family, cancellationToken).ConfigureAwait(false);
+                var blocks = await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false);
+                var state = await _iptables.ListChainsAsync(f.Family, [.. blocks.SelectMany(b => new[] { (b.Table, b.Hook), (b.Table, b.Chain) })], cancellationToken).ConfigureAwait(false);
                 var script = new IptablesScript(state);
                 var broken = new List<string>(2);
-                foreach (var block in await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false))
+                foreach (var block in blocks)
                 {
                     if (!block.IsInPlace(state))
                     {
