@@ -82,7 +82,7 @@ public sealed class HostGwTests : IAsyncDisposable
         await EventuallyAsync(r => r.SetEquals([$"{p3.Subnet} via 198.18.0.3 dev eth0", $"{p3.IPv6Subnet} via fd00::3 dev eth0"]), "p2 left");
 
         await _stop.CancelAsync();
-        await run.WaitAsync(TimeSpan.FromSeconds(5));
+        await run.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         Assert.Equal(2, (await RoutesAsync()).Count); // stopping leaves the data path
         await network.TeardownAsync(CancellationToken.None);
         Assert.Empty(await RoutesAsync());

@@ -103,7 +103,7 @@ internal static class VxlanDevice
                 mtu: link.Mtu != want.Mtu ? want.Mtu : null,
                 macAddress: Equals(link.MacAddress, want.Mac) ? null : want.Mac,
                 cancellationToken).ConfigureAwait(false);
-            link = await rtnl.Links.GetAsync(link.Index, cancellationToken).ConfigureAwait(false)
+            link = await rtnl.Links.GetByIndexAsync(link.Index, cancellationToken).ConfigureAwait(false)
                 ?? throw new FlannelException($"device {want.Name} vanished while being configured");
         }
 

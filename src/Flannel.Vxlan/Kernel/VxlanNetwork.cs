@@ -86,7 +86,7 @@ internal sealed class VxlanNetwork : INetwork
             }
 
             // udev/systemd may rewrite the MAC of a new device (flannel #1795): check after link-up and set it back.
-            var now = await _rtnl.Links.GetAsync(f.Index, cancellationToken).ConfigureAwait(false);
+            var now = await _rtnl.Links.GetByIndexAsync(f.Index, cancellationToken).ConfigureAwait(false);
             if (now?.MacAddress is { } actual && !actual.Equals(f.Spec.Mac))
             {
                 Log.MacDrift(_logger, f.Spec.Name, VtepData.FormatMac(actual), VtepData.FormatMac(f.Spec.Mac));
@@ -183,7 +183,7 @@ internal sealed class VxlanNetwork : INetwork
                 }
 
                 // Neighbour, FDB entries and onlink routes on the device go with it.
-                await _rtnl.Links.DeleteAsync(f.Spec.Name, cancellationToken).ConfigureAwait(false);
+                await _rtnl.Links.DeleteByNameAsync(f.Spec.Name, cancellationToken).ConfigureAwait(false);
                 f.Programmed.Clear();
                 f.PublishView();
             }
@@ -559,7 +559,7 @@ internal sealed class VxlanNetwork : INetwork
 
                 // Coalesce the burst (a deleted device removes hundreds of entries at once).
                 await Task.Delay(TimeSpan.FromMilliseconds(20), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
-                _healSignal.Wait(0);
+                _healSignal.Wait(0, CancellationToken.None);
                 if (!_synced)
                 {
                     continue;
