@@ -33,7 +33,7 @@ public class IptablesManagerTests
         Assert.Equal(Golden.Masq4, Oracle.Rules(ns, save4, "nat"));
 
         // A removed rule comes back; teardown leaves nothing of ours.
-        Oracle.Run(ns, save4.Replace("-save", string.Empty, StringComparison.Ordinal), "-t", "nat", "-D", "FLANNEL-POSTRTG", "2");
+        Oracle.Run(ns, save4.Replace("-save", string.Empty, StringComparison.Ordinal), "-w", "-t", "nat", "-D", "FLANNEL-POSTRTG", "2");
         Assert.True(await m.ResyncAsync(Ct));
         Assert.Equal(Golden.Masq4, Oracle.Rules(ns, save4, "nat"));
         await m.TeardownAsync(Ct);
