@@ -94,17 +94,20 @@ public sealed class IptablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Record what is wanted in every family first, so a failure in one still leaves the resync loop
+            // knowing the other; then bring each family in line, and report the first failure at the end.
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = current.NetworkOf(f.Family);
                 var wanted = _options.Masquerade(f.Family) && network is not null;
-                var touch = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
+                touch[(int)f.Family] = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
                 f.Masquerade = wanted ? (network!.Value, current.SubnetOf(f.Family)!.Value) : null;
-                if (touch)
-                {
-                    await SyncAsync(f, masquerade: true, forward: false, Describe(previous, f.Family), cancellationToken).ConfigureAwait(false);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                f => SyncAsync(f, masquerade: true, forward: false, TrafficRuleFamilies.DescribePrevious(current, previous, f.Family), cancellationToken)).ConfigureAwait(false);
         }
         finally
         {
@@ -120,16 +123,17 @@ public sealed class IptablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = networks.NetworkOf(f.Family);
-                var touch = network is not null || f.Forward is not null;
+                touch[(int)f.Family] = network is not null || f.Forward is not null;
                 f.Forward = _options.ForwardRules ? network : null;
-                if (touch)
-                {
-                    await SyncAsync(f, masquerade: false, forward: true, null, cancellationToken).ConfigureAwait(false);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                f => SyncAsync(f, masquerade: false, forward: true, null, cancellationToken)).ConfigureAwait(false);
         }
         finally
         {
@@ -215,9 +219,6 @@ public sealed class IptablesTrafficManager : ITrafficManager
     /// <inheritdoc />
     public Task RunResyncAsync(CancellationToken cancellationToken) =>
         TrafficRuleResync.RunAsync(this, _options.ResyncPeriod, _logger, _timeProvider, cancellationToken);
-
-    private static string? Describe(TrafficNetworks? previous, IpFamily family) =>
-        previous?.NetworkOf(family) is { } n ? $"previous network {n}, subnet {previous.SubnetOf(family)?.ToString() ?? "none"}" : null;
 
     private async Task<List<IptablesChainBlock>> DesiredBlocksAsync(FamilyRules f, CancellationToken cancellationToken)
     {
