@@ -148,37 +148,34 @@ public sealed class IptablesTrafficManager : ITrafficManager
         try
         {
             var repaired = false;
-            foreach (var f in _families)
-            {
-                if (f.Masquerade is null && f.Forward is null)
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => f.Masquerade is not null || f.Forward is not null),
+                async f =>
                 {
-                    continue;
-                }
-
-                var blocks = await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false);
-                var state = await _iptables.ListChainsAsync(f.Family, [.. blocks.SelectMany(b => new[] { (b.Table, b.Hook), (b.Table, b.Chain) })], cancellationToken).ConfigureAwait(false);
-                var script = new IptablesScript(state);
-                var broken = new List<string>(2);
-                foreach (var block in blocks)
-                {
-                    if (!block.IsInPlace(state))
+                    var blocks = await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false);
+                    var state = await _iptables.ListChainsAsync(f.Family, [.. blocks.SelectMany(b => new[] { (b.Table, b.Hook), (b.Table, b.Chain) })], cancellationToken).ConfigureAwait(false);
+                    var script = new IptablesScript(state);
+                    var broken = new List<string>(2);
+                    foreach (var block in blocks)
                     {
-                        script.Install(block);
-                        broken.Add($"{block.Table} {block.Chain}");
+                        if (!block.IsInPlace(state))
+                        {
+                            script.Install(block);
+                            broken.Add($"{block.Table} {block.Chain}");
+                        }
                     }
-                }
 
-                if (script.IsEmpty)
-                {
-                    TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
-                    continue;
-                }
+                    if (script.IsEmpty)
+                    {
+                        TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
+                        return;
+                    }
 
-                await _iptables.RestoreAsync(f.Family, script.ToString(), cancellationToken).ConfigureAwait(false);
-                var where = string.Join(", ", broken);
-                TrafficRulesLog.RulesRepaired(_logger, f.Tool, f.Name, where);
-                repaired = true;
-            }
+                    await _iptables.RestoreAsync(f.Family, script.ToString(), cancellationToken).ConfigureAwait(false);
+                    var where = string.Join(", ", broken);
+                    TrafficRulesLog.RulesRepaired(_logger, f.Tool, f.Name, where);
+                    repaired = true;
+                }).ConfigureAwait(false);
 
             return repaired;
         }
@@ -203,12 +200,18 @@ public sealed class IptablesTrafficManager : ITrafficManager
             {
                 f.Masquerade = null;
                 f.Forward = null;
-                var removed = await _iptables.RemoveOwnChainsAsync(f.Family, cancellationToken).ConfigureAwait(false);
-                if (removed is not null)
-                {
-                    TrafficRulesLog.TornDown(_logger, f.Tool, removed);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families,
+                async f =>
+                {
+                    var removed = await _iptables.RemoveOwnChainsAsync(f.Family, cancellationToken).ConfigureAwait(false);
+                    if (removed is not null)
+                    {
+                        TrafficRulesLog.TornDown(_logger, f.Tool, removed);
+                    }
+                }).ConfigureAwait(false);
         }
         finally
         {

@@ -184,26 +184,23 @@ public sealed class NftablesTrafficManager : ITrafficManager
         try
         {
             var repaired = false;
-            foreach (var f in _families)
-            {
-                if (f.Masquerade is null && f.Forward is null)
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => f.Masquerade is not null || f.Forward is not null),
+                async f =>
                 {
-                    continue;
-                }
+                    var listing = await _nftables.ListTableAsync(f.Family, cancellationToken).ConfigureAwait(false);
+                    if (listing is not null && string.Equals(listing, f.Snapshot, StringComparison.Ordinal))
+                    {
+                        TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
+                        return;
+                    }
 
-                var listing = await _nftables.ListTableAsync(f.Family, cancellationToken).ConfigureAwait(false);
-                if (listing is not null && string.Equals(listing, f.Snapshot, StringComparison.Ordinal))
-                {
-                    TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
-                    continue;
-                }
-
-                await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
-                await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
-                var where = $"table {NftablesScript.Family(f.Family)} {Table(f)}";
-                TrafficRulesLog.RulesRepaired(_logger, Engine, f.Name, where);
-                repaired = true;
-            }
+                    await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
+                    await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
+                    var where = $"table {NftablesScript.Family(f.Family)} {Table(f)}";
+                    TrafficRulesLog.RulesRepaired(_logger, Engine, f.Name, where);
+                    repaired = true;
+                }).ConfigureAwait(false);
 
             return repaired;
         }
