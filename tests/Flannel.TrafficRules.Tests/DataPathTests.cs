@@ -100,7 +100,7 @@ public class DataPathTests
                 Link(lab.Node, "pod0", "10.244.5.1/24", lab.Pod, "10.244.5.2/24", "10.244.5.1");
                 Link(lab.Node, "out0", "198.18.0.1/24", lab.Outside, "198.18.0.2/24", null);
                 Link(lab.Node, "rem0", "10.244.9.1/24", lab.Remote, "10.244.9.2/24", null);
-                Oracle.Run(lab.Node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+                Oracle.Run(lab.Node, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward");
                 foreach (var receiver in new[] { lab.Outside, lab.Remote })
                 {
                     Oracle.Nft(receiver, """
