@@ -81,12 +81,14 @@ public sealed class FlannelNodeTests
     public async Task ABackendChangeIsRefusedWithoutAnExplicitMigration()
     {
         var (manager, registry) = Store();
-        var state = new MemoryStateStore { State = new PreviousLeaseState { BackendType = BackendType.Udp, Subnet = IPNetwork.Parse("10.244.7.0/24") } };
+        using var dir = new TempDir();
+        await File.WriteAllTextAsync(dir.File("subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\nFLANNEL_BACKEND_TYPE=udp\n", TestContext.Current.CancellationToken);
+        var state = new SubnetEnvStateStore(dir.File("subnet.env"));
         var services = new FlannelNodeServices { SubnetManager = manager, Backends = [new RecordingBackendFactory()], StateStore = state };
         await using (var refused = new FlannelNode(Fixtures.Options("198.18.0.1"), services))
         {
             var ex = await Assert.ThrowsAsync<FlannelConfigurationException>(() => refused.StartAsync(TestContext.Current.CancellationToken));
-            Assert.Contains("ran backend udp before", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("ran backend \"udp\"", ex.Message, StringComparison.Ordinal);
             Assert.Contains("cleanup", ex.Message, StringComparison.Ordinal);
             Assert.Empty((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
         }
@@ -94,7 +96,8 @@ public sealed class FlannelNodeTests
         await using var allowed = new FlannelNode(Fixtures.Options("198.18.0.1") with { AllowBackendChange = true }, services);
         await allowed.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(IPNetwork.Parse("10.244.7.0/24"), allowed.CurrentLease!.Subnet);
-        Assert.Equal(new BackendType("recording"), state.State!.BackendType);
+        var written = await File.ReadAllTextAsync(dir.File("subnet.env"), TestContext.Current.CancellationToken);
+        Assert.Equal("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=false\nFLANNEL_BACKEND_TYPE=recording\n", written);
         Assert.Throws<FlannelConfigurationException>(() => allowed.EnsureCompatible(Fixtures.Config("host-gw")));
         allowed.EnsureCompatible(Fixtures.Config());
     }
@@ -160,10 +163,11 @@ public sealed class FlannelNodeTests
     {
         var (manager, registry) = Store();
         var backend = new RecordingBackendFactory();
-        var state = new MemoryStateStore();
+        using var dir = new TempDir();
+        var state = new SubnetEnvStateStore(dir.File("run/subnet.env"));
         await using var node = new FlannelNode(Fixtures.Options("198.18.0.1"), new FlannelNodeServices { SubnetManager = manager, Backends = [backend], StateStore = state });
         await node.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
-        Assert.NotNull(state.State);
+        Assert.True(File.Exists(state.Path));
 
         await node.StopAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(NodeState.Stopped, node.State);
@@ -171,14 +175,14 @@ public sealed class FlannelNodeTests
         Assert.True(backend.RunEnded.Task.IsCompleted);
         Assert.Equal(0, backend.TeardownCalls);
         Assert.Single((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
-        Assert.NotNull(state.State);
+        Assert.True(File.Exists(state.Path));
         await node.StopAsync(TestContext.Current.CancellationToken);
 
         await node.TeardownAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(NodeState.TornDown, node.State);
         Assert.Equal(1, backend.TeardownCalls);
         Assert.Empty((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
-        Assert.Null(state.State);
+        Assert.False(File.Exists(state.Path));
     }
 
     [Fact]

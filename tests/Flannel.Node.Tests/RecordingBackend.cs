@@ -84,24 +84,13 @@ internal sealed class RecordingBackendFactory(string type = "recording") : IBack
     }
 }
 
-internal sealed class MemoryStateStore : ILeaseStateStore
+internal sealed class TempDir : IDisposable
 {
-    public PreviousLeaseState? State { get; set; }
+    public string Path { get; } = Directory.CreateTempSubdirectory("fln-node-").FullName;
 
-    public ValueTask<PreviousLeaseState?> LoadAsync(CancellationToken cancellationToken) => ValueTask.FromResult(State);
+    public string File(string name) => System.IO.Path.Combine(Path, name);
 
-    public ValueTask SaveAsync(PreviousLeaseState state, CancellationToken cancellationToken)
-    {
-        State = state;
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask<bool> DeleteAsync(CancellationToken cancellationToken)
-    {
-        var had = State is not null;
-        State = null;
-        return ValueTask.FromResult(had);
-    }
+    public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
 internal static class Fixtures
