@@ -163,10 +163,9 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             var seq = NextSequences(1);
             var len = Encode(type, (ushort)(flags | Nl.NLM_F_REQUEST | Nl.NLM_F_ACK), seq, state, encode);
-            _socket.Send(_send.AsSpan(0, len));
+            var n = _socket.SendAndTryReceive(_send.AsSpan(0, len), _receive);
             while (true)
             {
-                var n = _socket.TryReceive(_receive);
                 if (n < 0)
                 {
                     release = false; // handed over to the continuation
@@ -178,6 +177,8 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 {
                     return new ValueTask<bool>(r > 0);
                 }
+
+                n = _socket.TryReceive(_receive);
             }
         }
         finally
