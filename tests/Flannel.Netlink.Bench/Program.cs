@@ -5,7 +5,8 @@
 // Objects are nlbench's (i = 0..N-1): route 10.(128+i/256).(i%256).0/24 via itself dev IF onlink; route-1gw via
 // 198.18.0.2 dev UNDERLAY_IF; neigh 10.a.b.0 lladdr 02:a0:00:ii:ii:ii permanent; fdb 02:a0:00:ii:ii:ii dst
 // 198.18.((i+1)/256).((i+1)%256) self permanent. Only Flannel.Netlink's public API is used.
-// Before timing, every code path is warmed up on 64 extra objects (index 31000+) that are removed again; the
+// Before timing, every code path is warmed up on extra objects (index 31000+; 64, or one full batch) that are
+// removed again; the
 // specs are built before the timed loop (nlbench builds its raw bytes inside it). Allocated bytes per operation in
 // the timed loop and the process CPU time (user+sys) per operation go to stderr.
 using System.Diagnostics;
@@ -170,7 +171,8 @@ static string Pair(string phase) => phase switch
 foreach (var phase in phases)
 {
     // warm-up: the add and the delete path, on objects outside the measured range, left as they were
-    const int warm = 64;
+    // (in batch mode with a full batch, so the batch's buffers have their steady-state size before timing)
+    var warm = batchSize > 1 ? Math.Min(batchSize, n) : 64;
     var add = phase.Contains("-add", StringComparison.Ordinal) ? phase : Pair(phase);
     var del = Pair(add);
     for (var round = 0; round < 3; round++)
