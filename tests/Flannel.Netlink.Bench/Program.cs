@@ -119,11 +119,13 @@ void Enqueue(string phase, object spec)
     }
 }
 
+var singleOps = known.ToDictionary(p => p, SingleOp);
+
 async ValueTask Run(string phase, object[] specs)
 {
     if (batchSize <= 1)
     {
-        var op = SingleOp(phase);
+        var op = singleOps[phase];
         foreach (var s in specs)
         {
             await op(s);
@@ -183,13 +185,17 @@ foreach (var phase in phases)
 
     var specs = Build(phase, 0, n);
     GC.Collect();
+    using var self = Process.GetCurrentProcess();
+    self.Refresh();
+    var cpu0 = self.TotalProcessorTime;
+    var sw = new Stopwatch();
     var allocated = GC.GetTotalAllocatedBytes(precise: true);
-    var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-    var sw = Stopwatch.StartNew();
+    sw.Start();
     await Run(phase, specs);
     sw.Stop();
-    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
     allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+    self.Refresh();
+    var cpu = self.TotalProcessorTime - cpu0;
     var seconds = sw.Elapsed.TotalSeconds;
     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{phase} {n} {seconds:F6} {n / seconds:F0}"));
     Console.Out.Flush();
