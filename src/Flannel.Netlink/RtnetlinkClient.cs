@@ -379,7 +379,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         return false;
     }
 
-    private static bool ScanDump<TItem>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, Decoder<TItem> decode, List<TItem> items, ref bool interrupted)
+    internal static bool ScanDump<TItem>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, Decoder<TItem> decode, List<TItem> items, ref bool interrupted)
     {
         var reader = new NetlinkMessageReader(datagram);
         while (reader.TryRead(out var m))
