@@ -31,6 +31,7 @@ public sealed class FlannelNode : IAsyncDisposable
     private NetworkConfig? _config;
     private ExternalInterface? _interface;
     private CancellationTokenSource _leaseChanged = new();
+    private IDisposable? _claim;
     private NodeState _state = NodeState.Created;
 
     /// <summary>Creates a node; nothing is touched until <see cref="StartAsync"/>.</summary>
@@ -142,6 +143,7 @@ public sealed class FlannelNode : IAsyncDisposable
                 MeterFactory = _services.MeterFactory,
             };
 
+            _claim = ClaimResources(factory, config, context);
             INetwork network;
             try
             {
@@ -405,6 +407,28 @@ public sealed class FlannelNode : IAsyncDisposable
                 await Task.Delay(_options.ConfigRetryInterval, _services.TimeProvider, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    private IDisposable? ClaimResources(IBackendFactory factory, NetworkConfig config, BackendContext context)
+    {
+        if (_services.Claims is not { } claims)
+        {
+            return null;
+        }
+
+        var scope = "netns:" + (_options.NetworkNamespacePath ?? "(self)") + " ";
+        var keys = new List<string> { "instance:" + _options.InstanceName };
+        if (factory is IBackendResources resources)
+        {
+            keys.AddRange(resources.GetResources(config, context).Select(r => scope + r));
+        }
+
+        if (_services.StateStore is SubnetEnvStateStore file)
+        {
+            keys.Add("file:" + Path.GetFullPath(file.Path));
+        }
+
+        return claims.Claim(_options.InstanceName, keys);
     }
 
     private async Task RunAsync(INetwork network, CancellationToken ct)
@@ -692,6 +716,7 @@ public sealed class FlannelNode : IAsyncDisposable
         Raise(NodeEventKind.StateChanged, CurrentLease, error);
         if (state is NodeState.Stopped or NodeState.Faulted or NodeState.TornDown)
         {
+            Interlocked.Exchange(ref _claim, null)?.Dispose();
             lock (_gate)
             {
                 foreach (var s in _subscribers)
