@@ -7,7 +7,7 @@ namespace Flannel;
 /// What a node publishes with its lease: flannel's <c>LeaseAttrs</c>, stored as the etcd value
 /// <c>{"PublicIP":…,"PublicIPv6":…,"BackendType":…,"BackendData":…,"BackendV6Data":…}</c>.
 /// </summary>
-public sealed record LeaseAttributes
+public sealed partial record LeaseAttributes
 {
     /// <summary>The node's IPv4 tunnel endpoint (the lease identity used for reuse).</summary>
     public IPAddress? PublicIP { get; init; }

@@ -12,7 +12,7 @@ namespace Flannel;
 /// <c>Validate</c> applies flannel's derivation rules (SubnetLen, SubnetMin, SubnetMax and their IPv6
 /// counterparts) and returns a copy with every derived value filled in.
 /// </remarks>
-public sealed record NetworkConfig
+public sealed partial record NetworkConfig
 {
     /// <summary>Whether IPv4 pod subnets are allocated (flannel default: true).</summary>
     public bool EnableIPv4 { get; init; } = true;

@@ -1,0 +1,168 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Flannel.Internal;
+
+namespace Flannel;
+
+public sealed partial record LeaseAttributes
+{
+    /// <summary>
+    /// Reads a lease value (flannel's <c>LeaseAttrs</c> JSON) with Go's rules: field names match case-insensitively,
+    /// unknown fields are ignored, <c>"PublicIP":"0.0.0.0"</c> (Go's zero value) means no IPv4 endpoint.
+    /// </summary>
+    /// <param name="utf8Json">The value bytes as stored.</param>
+    /// <returns>The attributes.</returns>
+    /// <exception cref="LeaseFormatException">The value is not valid lease JSON; the message names the field and the problem.</exception>
+    public static LeaseAttributes Parse(ReadOnlySpan<byte> utf8Json)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(utf8Json.ToArray());
+        }
+        catch (JsonException ex)
+        {
+            throw new LeaseFormatException($"lease value is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}): {ex.Message}", ex);
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new LeaseFormatException($"lease value must be a JSON object, not {GoJson.Describe(root)}");
+            }
+
+            return new LeaseAttributes
+            {
+                PublicIP = ReadAddress(root, "PublicIP", ipv6: false),
+                PublicIPv6 = ReadAddress(root, "PublicIPv6", ipv6: true),
+                BackendType = ReadString(root, "BackendType"),
+                BackendData = ReadRaw(root, "BackendData"),
+                BackendV6Data = ReadRaw(root, "BackendV6Data"),
+            };
+        }
+    }
+
+    /// <summary>Reads a lease value from text; see <see cref="Parse(ReadOnlySpan{byte})"/>.</summary>
+    /// <param name="json">The value text.</param>
+    /// <returns>The attributes.</returns>
+    /// <exception cref="LeaseFormatException">The value is not valid lease JSON.</exception>
+    public static LeaseAttributes Parse(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return Parse(Encoding.UTF8.GetBytes(json));
+    }
+
+    /// <summary>
+    /// Writes the lease value exactly as flanneld does: fields in the order PublicIP, PublicIPv6, BackendType
+    /// (omitted when empty), BackendData, BackendV6Data (omitted when absent), raw backend data compacted.
+    /// </summary>
+    /// <returns>The JSON text, for example <c>{"PublicIP":"10.0.0.7","PublicIPv6":null,"BackendType":"host-gw"}</c>.</returns>
+    public string ToJson()
+    {
+        var sb = new StringBuilder(128);
+        sb.Append("{\"PublicIP\":\"").Append(PublicIP is null ? "0.0.0.0" : IPText.Format(PublicIP)).Append("\",\"PublicIPv6\":");
+        if (PublicIPv6 is null)
+        {
+            sb.Append("null");
+        }
+        else
+        {
+            sb.Append('"').Append(IPText.Format(PublicIPv6)).Append('"');
+        }
+
+        if (!string.IsNullOrEmpty(BackendType))
+        {
+            sb.Append(",\"BackendType\":");
+            GoJson.AppendString(sb, BackendType);
+        }
+
+        if (BackendData is { } data)
+        {
+            sb.Append(",\"BackendData\":");
+            GoJson.AppendRaw(sb, data);
+        }
+
+        if (BackendV6Data is { } v6Data)
+        {
+            sb.Append(",\"BackendV6Data\":");
+            GoJson.AppendRaw(sb, v6Data);
+        }
+
+        return sb.Append('}').ToString();
+    }
+
+    /// <summary>The lease value as UTF-8 bytes; see <see cref="ToJson"/>.</summary>
+    /// <returns>The bytes to store.</returns>
+    public byte[] ToUtf8Json() => Encoding.UTF8.GetBytes(ToJson());
+
+    /// <summary>
+    /// Compares by value: addresses, backend type (null and empty are the same) and backend data as JSON
+    /// (<see cref="JsonElement.DeepEquals"/>).
+    /// </summary>
+    /// <param name="other">The other attributes.</param>
+    /// <returns>True when both publish the same thing.</returns>
+    public bool Equals(LeaseAttributes? other) =>
+        other is not null
+        && Equals(PublicIP, other.PublicIP)
+        && Equals(PublicIPv6, other.PublicIPv6)
+        && string.Equals(BackendType ?? string.Empty, other.BackendType ?? string.Empty, StringComparison.Ordinal)
+        && JsonEquals(BackendData, other.BackendData)
+        && JsonEquals(BackendV6Data, other.BackendV6Data);
+
+    /// <inheritdoc />
+    public override int GetHashCode() =>
+        HashCode.Combine(PublicIP, PublicIPv6, BackendType ?? string.Empty, BackendData?.ValueKind, BackendV6Data?.ValueKind);
+
+    private static bool JsonEquals(JsonElement? a, JsonElement? b) =>
+        a is null ? b is null : b is not null && JsonElement.DeepEquals(a.Value, b.Value);
+
+    private static IPAddress? ReadAddress(JsonElement root, string name, bool ipv6)
+    {
+        if (!GoJson.TryGetProperty(root, name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (v.ValueKind != JsonValueKind.String)
+        {
+            throw new LeaseFormatException($"lease value field {name} must be a string holding an {(ipv6 ? "IPv6" : "IPv4")} address, not {GoJson.Describe(v)} ({GoJson.Excerpt(v)})");
+        }
+
+        var text = v.GetString()!;
+        if (ipv6)
+        {
+            return IPText.TryParseIPv6(text, out var a6)
+                ? a6
+                : throw new LeaseFormatException($"lease value field {name}: \"{text}\" is not an IPv6 address");
+        }
+
+        if (!IPText.TryParseIPv4(text, out var a4))
+        {
+            throw new LeaseFormatException($"lease value field {name}: \"{text}\" is not an IPv4 address");
+        }
+
+        return a4.Equals(IPAddress.Any) ? null : a4;
+    }
+
+    private static string? ReadString(JsonElement root, string name)
+    {
+        if (!GoJson.TryGetProperty(root, name, out var v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (v.ValueKind != JsonValueKind.String)
+        {
+            throw new LeaseFormatException($"lease value field {name} must be a string, not {GoJson.Describe(v)} ({GoJson.Excerpt(v)})");
+        }
+
+        var s = v.GetString();
+        return string.IsNullOrEmpty(s) ? null : s;
+    }
+
+    private static JsonElement? ReadRaw(JsonElement root, string name) =>
+        GoJson.TryGetProperty(root, name, out var v) ? v.Clone() : null;
+}

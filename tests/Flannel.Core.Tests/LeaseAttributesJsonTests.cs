@@ -1,0 +1,116 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Xunit;
+
+namespace Flannel.Core.Tests;
+
+public class LeaseAttributesJsonTests
+{
+    public static TheoryData<string> GoldenValues => new()
+    {
+        """{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}""",
+        """{"PublicIP":"10.0.0.7","PublicIPv6":null,"BackendType":"host-gw"}""",
+        """{"PublicIP":"10.0.0.7","PublicIPv6":null}""",
+        """{"PublicIP":"10.0.0.7","PublicIPv6":"fc00::7","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"},"BackendV6Data":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:45"}}""",
+        """{"PublicIP":"10.0.0.7","PublicIPv6":null,"BackendType":"host-gw","BackendData":null}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(GoldenValues))]
+    public void GoldenValuesRoundTripByteForByte(string json)
+    {
+        var attrs = LeaseAttributes.Parse(Encoding.UTF8.GetBytes(json));
+        Assert.Equal(json, attrs.ToJson());
+        Assert.Equal(Encoding.UTF8.GetBytes(json), attrs.ToUtf8Json());
+    }
+
+    [Fact]
+    public void VxlanGoldenFields()
+    {
+        var a = LeaseAttributes.Parse("""{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}""");
+        Assert.Equal(IPAddress.Parse("192.168.64.3"), a.PublicIP);
+        Assert.Null(a.PublicIPv6);
+        Assert.Equal("vxlan", a.BackendType);
+        Assert.Equal(1, a.BackendData!.Value.GetProperty("VNI").GetInt32());
+        Assert.Null(a.BackendV6Data);
+    }
+
+    [Fact]
+    public void WritesInFlannelFieldOrderFromCode()
+    {
+        using var doc = JsonDocument.Parse("""
+            {
+              "VNI" : 1,
+              "VtepMAC": "c6:d2:32:6f:8f:44"
+            }
+            """);
+        var a = new LeaseAttributes
+        {
+            BackendData = doc.RootElement.Clone(),
+            BackendType = "vxlan",
+            PublicIP = IPAddress.Parse("192.168.64.3"),
+        };
+        Assert.Equal("""{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}""", a.ToJson());
+    }
+
+    [Fact]
+    public void RawBackendDataIsCompactedWithGoHtmlEscaping()
+    {
+        var a = LeaseAttributes.Parse("""{"PublicIP":"10.0.0.1","BackendData":{ "a" : "<x&y>" , "b" : [ 1 , 2 ], "c": "say \"hi\" \u00e9 é" }}""");
+        Assert.Equal("""{"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":"\u003cx\u0026y\u003e","b":[1,2],"c":"say \"hi\" \u00e9 é"}}""", a.ToJson());
+    }
+
+    [Fact]
+    public void BackendTypeIsEscapedLikeGo()
+    {
+        var a = new LeaseAttributes { PublicIP = IPAddress.Loopback, BackendType = "a\"b<c>\n\u0001" };
+        Assert.Equal("""{"PublicIP":"127.0.0.1","PublicIPv6":null,"BackendType":"a\"b\u003cc\u003e\n\u0001"}""", a.ToJson());
+    }
+
+    [Fact]
+    public void ReadsWithGoRules()
+    {
+        var a = LeaseAttributes.Parse("""{"publicip":"10.1.1.1","PUBLICIPV6":"FC00::1","backendtype":"host-gw","Unknown":{"x":1}}""");
+        Assert.Equal(IPAddress.Parse("10.1.1.1"), a.PublicIP);
+        Assert.Equal(IPAddress.Parse("fc00::1"), a.PublicIPv6);
+        Assert.Equal("host-gw", a.BackendType);
+        Assert.Equal("""{"PublicIP":"10.1.1.1","PublicIPv6":"fc00::1","BackendType":"host-gw"}""", a.ToJson());
+    }
+
+    [Fact]
+    public void ZeroPublicIPMeansNone()
+    {
+        var a = LeaseAttributes.Parse("""{"PublicIP":"0.0.0.0","PublicIPv6":"fc00::9"}""");
+        Assert.Null(a.PublicIP);
+        Assert.Equal("""{"PublicIP":"0.0.0.0","PublicIPv6":"fc00::9"}""", a.ToJson());
+    }
+
+    [Fact]
+    public void EqualityComparesBackendDataByValue()
+    {
+        var a = LeaseAttributes.Parse("""{"PublicIP":"10.0.0.1","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}}""");
+        var b = LeaseAttributes.Parse("""{"PublicIP":"10.0.0.1","BackendType":"vxlan","BackendData":{ "VNI": 1, "VtepMAC": "aa:bb:cc:dd:ee:ff" }}""");
+        var c = LeaseAttributes.Parse("""{"PublicIP":"10.0.0.1","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:00"}}""");
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, c);
+        Assert.Equal(new LeaseAttributes { BackendType = "" }, new LeaseAttributes());
+    }
+
+    [Theory]
+    [InlineData("", "not valid JSON")]
+    [InlineData("{", "not valid JSON")]
+    [InlineData("[]", "must be a JSON object, not an array")]
+    [InlineData("\"x\"", "must be a JSON object")]
+    [InlineData("""{"PublicIP":5}""", "PublicIP must be a string")]
+    [InlineData("""{"PublicIP":"10.0.0"}""", "PublicIP: \"10.0.0\" is not an IPv4 address")]
+    [InlineData("""{"PublicIP":"fc00::1"}""", "is not an IPv4 address")]
+    [InlineData("""{"PublicIP":"10.0.0.1","PublicIPv6":"10.0.0.2"}""", "PublicIPv6: \"10.0.0.2\" is not an IPv6 address")]
+    [InlineData("""{"PublicIP":"10.0.0.1","BackendType":7}""", "BackendType must be a string")]
+    public void MalformedValuesGiveLeaseFormatException(string json, string why)
+    {
+        var ex = Assert.Throws<LeaseFormatException>(() => LeaseAttributes.Parse(json));
+        Assert.Contains(why, ex.Message, StringComparison.Ordinal);
+    }
+}
