@@ -455,7 +455,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         if (missing.Count > 0)
         {
             var found = new ConcurrentDictionary<long, DateTimeOffset>();
-            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (id, ct) =>
+            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancellationToken }, async (id, ct) =>
             {
                 var resp = await Call("ttl", id.ToString(System.Globalization.CultureInfo.InvariantCulture), (h, d, c) => _leases.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = id }, h, d, c), ct).ConfigureAwait(false);
                 var at = _time.GetUtcNow();
