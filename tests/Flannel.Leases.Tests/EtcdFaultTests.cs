@@ -149,3 +149,40 @@ public sealed class EtcdFaultTests
         Assert.Equal(IPAddress.Parse("198.18.0.9"), watcher.State.Values.Single().Attributes.PublicIP);
     }
 }
+
+/// <summary>etcd with authentication enabled (a dedicated server, since auth changes it for every client).</summary>
+public sealed class EtcdAuthTests
+{
+    [Fact]
+    public async Task Username_and_password_authenticate_and_a_wrong_password_is_a_clear_error()
+    {
+        await using var server = await EtcdServer.StartAsync();
+        using (var http = new HttpClient())
+        {
+            foreach (var (path, body) in new[]
+            {
+                ("/v3/auth/role/add", """{"name":"root"}"""),
+                ("/v3/auth/user/add", """{"name":"root","password":"rootpw"}"""),
+                ("/v3/auth/user/grant", """{"user":"root","role":"root"}"""),
+                ("/v3/auth/enable", "{}"),
+            })
+            {
+                using var resp = await http.PostAsync(server.Endpoint + path, new StringContent(body), TestContext.Current.CancellationToken);
+                Assert.True(resp.IsSuccessStatusCode, $"{path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)}");
+            }
+        }
+
+        using var good = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], Username = "root", Password = "rootpw" });
+        Assert.NotNull(await good.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout()));
+        Assert.Single((await good.ListAsync(L.Timeout())).Leases);
+
+        using var bad = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], Username = "root", Password = "wrong" });
+        var ex = await Assert.ThrowsAnyAsync<FlannelException>(() => bad.ListAsync(L.Timeout()).AsTask());
+        Assert.Contains("authentication as root failed", ex.Message, StringComparison.Ordinal);
+        Assert.False(ex.IsTransient);
+
+        using var anonymous = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint] });
+        var ex2 = await Assert.ThrowsAnyAsync<FlannelException>(() => anonymous.ListAsync(L.Timeout()).AsTask());
+        Assert.Contains("etcd list", ex2.Message, StringComparison.Ordinal);
+    }
+}
