@@ -316,6 +316,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            writer.TryComplete(ex); // not a store outage: surface it to the consumer instead of ending silently
+        }
         finally
         {
             writer.TryComplete();
