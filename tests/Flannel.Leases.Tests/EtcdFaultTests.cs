@@ -186,3 +186,41 @@ public sealed class EtcdAuthTests
         Assert.Contains("etcd list", ex2.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>etcd serving TLS only, with client certificates required.</summary>
+public sealed class EtcdTlsTests
+{
+    [Fact]
+    public async Task Tls_with_a_client_certificate_works_and_a_missing_one_is_rejected()
+    {
+        var dir = Directory.CreateTempSubdirectory("fln-tls-").FullName;
+        try
+        {
+            var tls = EtcdTlsFiles.Create(dir);
+            await using var server = await EtcdServer.StartAsync(tls);
+            Assert.StartsWith("https://", server.Endpoint, StringComparison.Ordinal);
+
+            using var r = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = tls.CaFile, CertFile = tls.ClientCertFile, KeyFile = tls.ClientKeyFile });
+            Assert.NotNull(await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout()));
+            var start = await r.ListAsync(L.Timeout());
+            Assert.Single(start.Leases);
+            await using (var w = new WatchRecorder(r, start))
+            {
+                await r.CreateAsync(L.Make("10.5.2.0/24", "198.18.0.2"), TimeSpan.FromHours(1), L.Timeout());
+                await w.WaitUntil(x => x.State.Count == 2, "the event over TLS");
+            }
+
+            Assert.NotNull(await server.GetRawAsync("/coreos.com/network/subnets/10.5.2.0-24"));
+
+            using var noCert = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = tls.CaFile, RequestTimeout = TimeSpan.FromSeconds(3) });
+            await Assert.ThrowsAnyAsync<FlannelException>(() => noCert.ListAsync(L.Timeout()).AsTask());
+
+            var missing = Assert.Throws<FlannelConfigurationException>(() => new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = Path.Combine(dir, "nope.pem") }));
+            Assert.Contains("nope.pem", missing.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
