@@ -364,7 +364,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
             if (resp.Events.Count == 0)
             {
-                continue; // progress notification
+                // A progress notification: etcd sends it only when this watcher has every event up to the header
+                // revision, so a reconnect may resume there (and need not re-list after an unrelated compaction).
+                rev = Math.Max(rev, resp.Header.Revision);
+                continue;
             }
 
             var events = await DecodeEventsAsync(resp.Events, ct).ConfigureAwait(false);

@@ -100,7 +100,17 @@ public sealed class EtcdServer : IAsyncDisposable
             peer = FreePort();
         }
 
-        var server = new EtcdServer(binary!, dir, client, peer, tls);
+        EtcdServer server;
+        try
+        {
+            server = new EtcdServer(binary!, dir, client, peer, tls);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+
         try
         {
             await server.RestartAsync().ConfigureAwait(false);
