@@ -305,6 +305,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
 
     private void HandleTunFrame(Span<byte> frame)
     {
+        Counters.TunReads++;
         VirtioNetHeader hdr = default;
         var pkt = frame;
         if (_tun.VnetHeader)
