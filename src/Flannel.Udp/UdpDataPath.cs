@@ -57,6 +57,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
     private volatile bool _stopping;
     private bool _gso;
     private int _disposed;
+    private int _unexpectedLogged;
 
     // TUN → UDP buffers (egress thread only).
     private readonly byte* _frame;
@@ -176,7 +177,14 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                     break;
                 }
 
-                HandleTunFrame(new Span<byte>(_frame, (int)n));
+                try
+                {
+                    HandleTunFrame(new Span<byte>(_frame, (int)n));
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    Unexpected(Counters.EgressDrops, ex);
+                }
                 if (_arenaUsed > ArenaSize - (2 * FrameSize) || _count > MaxMessages - 64)
                 {
                     FlushSends();
@@ -526,6 +534,16 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
 
     private void DropEgress(DropReason reason) => Counters.EgressDrops[(int)reason]++;
 
+    /// <summary>A packet that broke an invariant of the code (a bug, not bad input): drop it, say so once, keep forwarding.</summary>
+    private void Unexpected(long[] drops, Exception ex)
+    {
+        drops[(int)DropReason.BadFrame]++;
+        if (Interlocked.Exchange(ref _unexpectedLogged, 1) == 0)
+        {
+            Log.PumpError(_logger, "packet handling", ex.ToString());
+        }
+    }
+
     // ---------------------------------------------------------------- UDP → TUN
 
     private void IngressLoop()
@@ -564,7 +582,14 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
             var peers = Volatile.Read(ref _peers);
             for (int i = 0; i < r; i++)
             {
-                HandleDatagrams(i, peers);
+                try
+                {
+                    HandleDatagrams(i, peers);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    Unexpected(Counters.IngressDrops, ex);
+                }
             }
 
             _coalescer?.Flush();
