@@ -18,6 +18,7 @@ public sealed class LeaseManager : ISubnetManager
     private readonly ILogger _logger;
     private readonly Random _random;
     private readonly Lock _randomLock = new();
+    private int _warnedBackendDefaulted;
 
     /// <summary>Creates a lease manager.</summary>
     /// <param name="registry">The store.</param>
@@ -52,6 +53,11 @@ public sealed class LeaseManager : ISubnetManager
         var config = _options.NetworkConfig
             ?? await _registry.GetNetworkConfigAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new NetworkConfigNotFoundException();
+        if (config.BackendDefaulted && Interlocked.Exchange(ref _warnedBackendDefaulted, 1) == 0)
+        {
+            CoreLog.BackendDefaulted(_logger, config.BackendType.Value);
+        }
+
         return config.Validate();
     }
 

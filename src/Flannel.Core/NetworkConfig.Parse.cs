@@ -305,9 +305,9 @@ public sealed partial record NetworkConfig
 
         UInt128 CheckBound(IPAddress? value, string field, UInt128 fallback)
         {
-            if (value is null)
+            if (value is null || value.Equals(IPAddress.Any) || value.Equals(IPAddress.IPv6Any))
             {
-                return fallback;
+                return fallback; // Go's zero address means "derive", in code as in JSON
             }
 
             if (value.AddressFamily != family)

@@ -39,9 +39,6 @@ internal static partial class CoreLog
     [LoggerMessage(EventId = 1040, Level = LogLevel.Warning, Message = "The configuration has no Backend; using {Type}. Go flanneld would use udp here: set \"Backend\": {{\"Type\": \"{Type}\"}} explicitly")]
     public static partial void BackendDefaulted(ILogger logger, string type);
 
-    [LoggerMessage(EventId = 1060, Level = LogLevel.Information, Message = "Wrote {Path}")]
-    public static partial void SubnetEnvWritten(ILogger logger, string path);
-
     [LoggerMessage(EventId = 1080, Level = LogLevel.Debug, Message = "In-memory lease {Key} expired")]
     public static partial void InMemoryLeaseExpired(ILogger logger, SubnetKey key);
 }
