@@ -68,6 +68,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
     private readonly byte* _cmsgs;
     private readonly int* _msgPackets;
     private readonly int* _msgSegment;
+    private readonly bool* _open;
     private readonly byte* _icmp;
     private int _arenaUsed;
     private int _count;
@@ -101,6 +102,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         _cmsgs = Alloc(24 * MaxMessages);
         _msgPackets = (int*)Alloc(sizeof(int) * MaxMessages);
         _msgSegment = (int*)Alloc(sizeof(int) * MaxMessages);
+        _open = (bool*)Alloc(MaxMessages);
         _icmp = Alloc(VirtioNetHeader.Size + IcmpUnreachable.MaxLength);
 
         _slots = Alloc(RecvSlot * RecvBatch);
@@ -369,7 +371,12 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         Checksum.DecrementTtl(pkt);
         var dst = new Span<byte>(_arena + _arenaUsed, pkt.Length);
         pkt.CopyTo(dst);
-        Queue(_arenaUsed, pkt.Length, 0, 1, route);
+        if (!TryExtendTrain(_arenaUsed, pkt.Length, route))
+        {
+            Queue(_arenaUsed, pkt.Length, 0, 1, route);
+            _open[_count - 1] = true;
+        }
+
         _arenaUsed += pkt.Length;
     }
 
@@ -406,6 +413,61 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// Appends a single packet to the previous message when that message goes to the same peer, ends right where this
+    /// packet starts in the arena, and its packets are as long as this one (only the last may be shorter): consecutive
+    /// packets of a flow then leave as one UDP GSO train. On the wire they are still one packet per datagram; a
+    /// receiver with UDP_GRO gets the train in one piece, any other receiver gets separate datagrams.
+    /// </summary>
+    private bool TryExtendTrain(int offset, int length, in PeerRoute route)
+    {
+        if (!_gso || _count == 0)
+        {
+            return false;
+        }
+
+        int j = _count - 1;
+        if (!_open[j] || _msgPackets[j] >= MaxGsoSegments
+            || _addrs[j].AddressNetworkOrder != BinaryPrimitives.ReverseEndianness(route.PeerAddress)
+            || _addrs[j].PortBigEndian != BinaryPrimitives.ReverseEndianness(route.Port)
+            || _iov[j].Base + _iov[j].Length != _arena + offset)
+        {
+            return false;
+        }
+
+        int seg = _msgSegment[j] == 0 ? (int)_iov[j].Length : _msgSegment[j];
+        if (length > seg || (int)_iov[j].Length + length > MaxGsoBytes)
+        {
+            return false;
+        }
+
+        if (_msgSegment[j] == 0)
+        {
+            SetSegment(j, seg);
+        }
+
+        _iov[j].Length += (nuint)length;
+        _msgPackets[j]++;
+        if (length < seg)
+        {
+            _open[j] = false; // a shorter datagram ends a train
+        }
+
+        return true;
+    }
+
+    private void SetSegment(int i, int segment)
+    {
+        var c = (CMsgHdr*)(_cmsgs + (24 * i));
+        c->Length = 18; // CMSG_LEN(sizeof(u16))
+        c->Level = Libc.SOL_UDP;
+        c->Type = Libc.UDP_SEGMENT;
+        *(ushort*)(c + 1) = (ushort)segment;
+        _msgs[i].Header.Control = c;
+        _msgs[i].Header.ControlLength = 24;
+        _msgSegment[i] = segment;
+    }
+
     private void Queue(int offset, int length, int segment, int packets, in PeerRoute route)
     {
         if (_count == MaxMessages)
@@ -427,24 +489,16 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         h.Iov = &_iov[i];
         h.IovLength = 1;
         h.Flags = 0;
+        h.Control = null;
+        h.ControlLength = 0;
+        _msgSegment[i] = 0;
         if (segment > 0)
         {
-            var c = (CMsgHdr*)(_cmsgs + (24 * i));
-            c->Length = 18; // CMSG_LEN(sizeof(u16))
-            c->Level = Libc.SOL_UDP;
-            c->Type = Libc.UDP_SEGMENT;
-            *(ushort*)(c + 1) = (ushort)segment;
-            h.Control = c;
-            h.ControlLength = 24;
-        }
-        else
-        {
-            h.Control = null;
-            h.ControlLength = 0;
+            SetSegment(i, segment);
         }
 
         _msgPackets[i] = packets;
-        _msgSegment[i] = segment;
+        _open[i] = false;
     }
 
     private void FlushSends(bool resetArena = true)
@@ -721,7 +775,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
             return; // never free memory a pump might still touch
         }
 
-        foreach (var p in new nint[] { (nint)_frame, (nint)_arena, (nint)_msgs, (nint)_iov, (nint)_addrs, (nint)_cmsgs, (nint)_msgPackets, (nint)_msgSegment, (nint)_icmp, (nint)_slots, (nint)_rmsgs, (nint)_riov, (nint)_raddrs, (nint)_rcontrol, (nint)_zeroHeader })
+        foreach (var p in new nint[] { (nint)_frame, (nint)_arena, (nint)_msgs, (nint)_iov, (nint)_addrs, (nint)_cmsgs, (nint)_msgPackets, (nint)_msgSegment, (nint)_open, (nint)_icmp, (nint)_slots, (nint)_rmsgs, (nint)_riov, (nint)_raddrs, (nint)_rcontrol, (nint)_zeroHeader })
         {
             NativeMemory.AlignedFree((void*)p);
         }
