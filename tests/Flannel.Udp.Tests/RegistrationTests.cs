@@ -54,5 +54,16 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public void Resources_name_the_socket_and_a_fixed_device()
+    {
+        using var board = new LeaseBoard();
+        var ctx = Context(board, IPAddress.Parse("198.18.0.1"));
+        var config = board.Config with { Backend = JsonDocument.Parse("""{"Type":"udp","Port":9000}""").RootElement.Clone() };
+        Assert.Equal(["udp:198.18.0.1:9000"], new UdpBackendFactory().GetResources(config, ctx));
+        Assert.Equal(["udp:198.18.0.1:8285", "link:tun7"], new UdpBackendFactory(new UdpBackendOptions { DeviceName = "tun7" }).GetResources(board.Config, ctx));
+        Assert.Throws<FlannelConfigurationException>(() => new UdpBackendFactory().GetResources(board.Config with { Backend = JsonDocument.Parse("""{"Port":-1}""").RootElement.Clone() }, ctx));
+    }
+
+    [Fact]
     public void The_factory_serves_type_udp() => Assert.Equal("udp", new UdpBackendFactory().Type.Value);
 }
