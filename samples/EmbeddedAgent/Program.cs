@@ -25,12 +25,13 @@ await using var node = new FlannelNode(
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+var events = node.WatchEventsAsync(stop.Token);  // subscribe first: the peers already there arrive right after start
 await node.StartAsync(stop.Token);
 Console.WriteLine($"ready: lease {node.CurrentLease!.Subnet} on {node.Interface!.Name}, pod MTU {node.Mtu}");
 
 try
 {
-    await foreach (var e in node.WatchEventsAsync(stop.Token))
+    await foreach (var e in events)
     {
         if (e.Kind is NodeEventKind.PeerAdded or NodeEventKind.PeerRemoved)
         {

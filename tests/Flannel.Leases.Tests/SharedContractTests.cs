@@ -41,15 +41,6 @@ public sealed class EtcdSharedContractTests(EtcdFixture etcd) : LeaseRegistryCon
 
     protected override async Task<ILeaseRegistry> CreateRegistryAsync(NetworkConfig config)
     {
-        if (TestContext.Current.TestMethod?.MethodName == nameof(ConcurrentAcquisitionsNeverDuplicate))
-        {
-            // The contract gives all 24 managers the same random seed, so against a store where creations really run
-            // in parallel they pick the same subnet in lock step, one wins per round and the rest run out of their 10
-            // attempts. That is the test's seed, not the store: EtcdRegistryTests.Concurrent_acquisitions_never_share_a_subnet runs 200 unseeded
-            // managers against this store. Remove this once the contract seeds each manager differently.
-            Assert.Skip("contract defect: identical random seeds make parallel acquisitions collide in lock step (200 unseeded managers: EtcdRegistryTests.Concurrent_acquisitions_never_share_a_subnet)");
-        }
-
         var r = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [etcd.Server.Endpoint], Prefix = "/fln-" + Guid.NewGuid().ToString("N")[..8] + "/coreos.com/network" });
         _opened.Add(r);
         await r.SetNetworkConfigAsync(config, Token());
