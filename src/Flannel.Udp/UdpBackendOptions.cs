@@ -3,7 +3,7 @@ namespace Flannel.Udp;
 /// <summary>Host-side tuning of the udp backend (the network-wide <c>Port</c> comes from net-conf.json).</summary>
 /// <example>
 /// <code>
-/// services.AddUdpBackend(o => o.Offloads = false); // plain one-packet-per-syscall TUN, like flannel's proxy
+/// services.AddFlannel().AddUdpBackend(o => o.Offloads = false); // plain one-packet-per-syscall TUN, like flannel's proxy
 /// </code>
 /// </example>
 public sealed class UdpBackendOptions

@@ -7,20 +7,20 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class UdpServiceCollectionExtensions
 {
     /// <summary>Adds the udp backend (<c>"Type": "udp"</c>) to the host's backend factories.</summary>
-    /// <param name="services">The services.</param>
+    /// <param name="builder">The Flannel builder (from <c>services.AddFlannel()</c>).</param>
     /// <param name="configure">Optional host-side tuning.</param>
-    /// <returns>The services.</returns>
+    /// <returns>The builder.</returns>
     /// <example>
     /// <code>
     /// builder.Services.AddUdpBackend();
     /// </code>
     /// </example>
-    public static IServiceCollection AddUdpBackend(this IServiceCollection services, Action<UdpBackendOptions>? configure = null)
+    public static IFlannelBuilder AddUdpBackend(this IFlannelBuilder builder, Action<UdpBackendOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(builder);
         var options = new UdpBackendOptions();
         configure?.Invoke(options);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Flannel.IBackendFactory>(new UdpBackendFactory(options)));
-        return services;
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Flannel.IBackendFactory>(new UdpBackendFactory(options)));
+        return builder;
     }
 }

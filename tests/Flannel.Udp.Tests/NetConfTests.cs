@@ -49,7 +49,8 @@ public sealed class NetConfTests
     [Fact]
     public void AddUdpBackend_registers_one_udp_factory()
     {
-        var services = new ServiceCollection().AddUdpBackend().AddUdpBackend();
+        var services = new ServiceCollection();
+        services.AddFlannel().AddUdpBackend().AddUdpBackend();
         using var sp = services.BuildServiceProvider();
         var f = Assert.Single(sp.GetServices<IBackendFactory>());
         Assert.Equal(BackendType.Udp, f.Type);
