@@ -61,7 +61,7 @@ internal sealed class UdpBackend : IBackend
 
         Log.LeaseAcquired(_logger, subnet, publicIP);
         var tunAddress = subnet.BaseAddress;
-        var (tun, socket) = NetworkNamespace.Run(_context.NetworkNamespacePath, () =>
+        var (tun, socket) = RunInNamespace(_context.NetworkNamespacePath, () =>
         {
             var t = TunDevice.Open(_options.DeviceName, _options.Offloads);
             try
@@ -91,5 +91,16 @@ internal sealed class UdpBackend : IBackend
         Log.DataPathStarted(_logger, tun.Name, tunAddress, mtu, tun.VnetHeader, socket.LocalEndPoint, socket.Gso, socket.Gro);
         dataPath.Start();
         return new UdpNetwork(lease, mtu, (ushort)conf.Port, dataPath, _context, _logger);
+    }
+
+    private static T RunInNamespace<T>(string? path, Func<T> work)
+    {
+        if (path is null)
+        {
+            return work();
+        }
+
+        using var ns = Flannel.Netlink.NetworkNamespace.OpenByPath(path);
+        return ns.RunInside(work);
     }
 }

@@ -114,9 +114,19 @@ public sealed class NetworkNamespace : IDisposable
         return new NetworkNamespace(result!._handle, null);
     }
 
-    /// <summary>Runs <paramref name="action"/> on a short-lived dedicated thread that has entered this namespace.</summary>
-    internal T RunInside<T>(Func<T> action)
+    /// <summary>
+    /// Runs <paramref name="action"/> on a short-lived dedicated thread that has entered this namespace, and returns
+    /// its result. Sockets, TUN devices and interface ioctls created there belong to this namespace for their whole
+    /// life; no thread-pool thread ever changes namespace. Exceptions are rethrown on the calling thread.
+    /// </summary>
+    /// <typeparam name="T">The result type.</typeparam>
+    /// <param name="action">The work to run inside the namespace.</param>
+    /// <returns>What <paramref name="action"/> returned.</returns>
+    /// <example><code>using var ns = NetworkNamespace.OpenByName("host1");
+    /// var socket = ns.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));</code></example>
+    public T RunInside<T>(Func<T> action)
     {
+        ArgumentNullException.ThrowIfNull(action);
         T result = default!;
         Exception? error = null;
         var thread = new Thread(() =>
@@ -142,7 +152,7 @@ public sealed class NetworkNamespace : IDisposable
         thread.Join();
         if (error is not null)
         {
-            throw error;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }
 
         return result;
