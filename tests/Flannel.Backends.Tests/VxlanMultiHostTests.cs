@@ -145,9 +145,11 @@ public sealed class VxlanMultiHostTests : IDisposable
         Shell.Check("bridge", "-n", h.Namespace.Name, "fdb", "del", mac, "dev", "flannel.1", "dst", peer.Attributes.PublicIP!.ToString(), "self");
         var t3 = await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "fdb entry restored");
 
+        var indexBefore = KernelOracle.Link(h.Namespace, "flannel.1")!.Value.GetProperty("ifindex").GetInt32();
         h.Namespace.Ip("link", "del", "flannel.1");
         var t4 = await BackendLab.EventuallyAsync(() => KernelOracle.Link(h.Namespace, "flannel.1") is not null && Converged(lab, h), TimeSpan.FromSeconds(5), "device recreated and peers re-programmed");
         Assert.Equal([$"{lab.AgentOf(h).Network.Lease.Subnet!.Value.BaseAddress}/32"], KernelOracle.Addresses(h.Namespace, "flannel.1"));
+        Assert.NotEqual(indexBefore, KernelOracle.Link(h.Namespace, "flannel.1")!.Value.GetProperty("ifindex").GetInt32());
         TestContext.Current.TestOutputHelper?.WriteLine($"healed: route {t1.TotalMilliseconds:F0} ms, neighbour {t2.TotalMilliseconds:F0} ms, fdb {t3.TotalMilliseconds:F0} ms, device {t4.TotalMilliseconds:F0} ms");
         lab.AssertFullMesh();
     }

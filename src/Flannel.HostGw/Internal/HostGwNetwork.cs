@@ -20,6 +20,7 @@ internal sealed class HostGwNetwork : INetwork
     private readonly PeerLeases _peers;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile bool _synced;
+    private volatile IPNetwork[] _desiredView = [];
 
     public HostGwNetwork(
         BackendContext context,
@@ -270,6 +271,7 @@ internal sealed class HostGwNetwork : INetwork
             }
         }
 
+        _desiredView = [.. desired.Keys];
         ReconcileCount++;
         Log.Reconciled(_logger, desired.Count, installed, removed);
     }
@@ -314,16 +316,67 @@ internal sealed class HostGwNetwork : INetwork
 
     private async Task KernelWatchAsync(Func<CancellationToken, IAsyncEnumerable<string>> changes, CancellationToken cancellationToken)
     {
+        using var signal = new SemaphoreSlim(0, 1);
+        string? reason = null;
+        var healer = HealAsync(signal, () => reason, cancellationToken);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
+                {
+                    var view = _desiredView;
+                    if (!_synced || (what.StartsWith("route ", StringComparison.Ordinal) && !view.Any(d => what.StartsWith($"route {d} ", StringComparison.Ordinal))))
+                    {
+                        continue;
+                    }
+
+                    reason = what;
+                    if (signal.CurrentCount == 0)
+                    {
+                        try
+                        {
+                            signal.Release();
+                        }
+                        catch (SemaphoreFullException)
+                        {
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.ReconcileFailed(_logger, ex, TimeSpan.FromSeconds(1));
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        await healer.ConfigureAwait(false);
+    }
+
+    private async Task HealAsync(SemaphoreSlim signal, Func<string?> reason, CancellationToken cancellationToken)
+    {
         try
         {
-            await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
-                if (!_synced)
-                {
-                    continue;
-                }
+                await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
 
-                Log.KernelChanged(_logger, what);
+                // Coalesce bursts (a flushed table removes many routes at once).
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                signal.Wait(0, CancellationToken.None);
+                Log.KernelChanged(_logger, reason() ?? "unknown");
                 try
                 {
                     await ReconcileAsync(cancellationToken).ConfigureAwait(false);
