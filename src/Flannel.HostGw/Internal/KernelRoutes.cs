@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
+using Flannel.Kernel;
 using Flannel.Netlink;
 
 namespace Flannel.HostGw;
@@ -7,8 +8,22 @@ namespace Flannel.HostGw;
 /// <summary>The kernel side of host-gw: the kernel route table and the netlink feed of route removals.</summary>
 internal static class KernelRoutes
 {
-    public static IRouteTable CreateTable(BackendContext context, HostGwOptions options) =>
-        throw new PlatformNotSupportedException("the kernel route table is not available in this build");
+    public static IRouteTable CreateTable(BackendContext context, HostGwOptions options)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("the host-gw backend programs the Linux routing table; use a custom IRouteTable elsewhere");
+        }
+
+        // The netlink socket is bound inside the namespace when the table opens it; the handle is not needed afterwards.
+        using var ns = context.NetworkNamespacePath is { } path ? NetworkNamespace.OpenByPath(path) : null;
+        return new KernelRouteTable(new KernelRouteTableOptions
+        {
+            Namespace = ns,
+            Table = options.Table ?? (int)RouteTables.Main,
+            Protocol = (RouteProtocol)options.RouteProtocol,
+        });
+    }
 
     public static Func<CancellationToken, IAsyncEnumerable<string>>? CreateChangeFeed(BackendContext context, HostGwOptions options)
     {
