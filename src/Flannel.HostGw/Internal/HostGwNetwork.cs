@@ -179,17 +179,18 @@ internal sealed class HostGwNetwork : INetwork
 
     private async Task ApplyEventsAsync(IReadOnlyList<LeaseEvent> events, CancellationToken cancellationToken)
     {
+        var added = new List<OverlayRoute>();
         foreach (var e in events)
         {
             if (e.Kind == LeaseEventKind.Added)
             {
-                foreach (var route in RoutesFor(e.Lease, log: true))
-                {
-                    await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
-                }
+                added.AddRange(RoutesFor(e.Lease, log: true));
             }
             else
             {
+                // Keep the event order: install what was added before this removal first.
+                await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+                added.Clear();
                 foreach (var subnet in new[] { e.Lease.Subnet, e.Lease.IPv6Subnet })
                 {
                     if (subnet is { } s && InOverlay(s))
@@ -208,6 +209,43 @@ internal sealed class HostGwNetwork : INetwork
                     }
                 }
             }
+        }
+
+        await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
+    {
+        if (routes.Count > 1 && _table is IRouteBatchTable batch)
+        {
+            Exception?[] errors;
+            try
+            {
+                errors = await batch.ReplaceManyAsync(routes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                errors = [.. routes.Select(_ => (Exception?)ex)];
+            }
+
+            for (var i = 0; i < routes.Count; i++)
+            {
+                if (errors[i] is { } error)
+                {
+                    Log.RouteFailed(_logger, error, routes[i].Destination, routes[i].Gateway);
+                }
+                else
+                {
+                    Log.RouteInstalled(_logger, routes[i].Destination, routes[i].Gateway, routes[i].Device);
+                }
+            }
+
+            return;
+        }
+
+        foreach (var route in routes)
+        {
+            await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -262,14 +300,9 @@ internal sealed class HostGwNetwork : INetwork
             }
         }
 
-        foreach (var (dst, route) in desired)
-        {
-            if (!seen.Contains(dst))
-            {
-                await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
-                installed++;
-            }
-        }
+        var install = desired.Where(d => !seen.Contains(d.Key)).Select(d => d.Value).ToList();
+        await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
+        installed = install.Count;
 
         _desiredView = [.. desired.Keys];
         ReconcileCount++;

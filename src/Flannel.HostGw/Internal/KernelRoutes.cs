@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
-using Flannel.Kernel;
 using Flannel.Netlink;
 
 namespace Flannel.HostGw;
@@ -15,14 +14,7 @@ internal static class KernelRoutes
             throw new PlatformNotSupportedException("the host-gw backend programs the Linux routing table; use a custom IRouteTable elsewhere");
         }
 
-        // The netlink socket is bound inside the namespace when the table opens it; the handle is not needed afterwards.
-        using var ns = context.NetworkNamespacePath is { } path ? NetworkNamespace.OpenByPath(path) : null;
-        return new KernelRouteTable(new KernelRouteTableOptions
-        {
-            Namespace = ns,
-            Table = options.Table ?? (int)RouteTables.Main,
-            Protocol = (RouteProtocol)options.RouteProtocol,
-        });
+        return new HostGwKernelTable(context.NetworkNamespacePath, options);
     }
 
     public static Func<CancellationToken, IAsyncEnumerable<string>>? CreateChangeFeed(BackendContext context, HostGwOptions options)
