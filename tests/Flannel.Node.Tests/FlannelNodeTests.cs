@@ -81,12 +81,14 @@ public sealed class FlannelNodeTests
     public async Task ABackendChangeIsRefusedWithoutAnExplicitMigration()
     {
         var (manager, registry) = Store();
-        var state = new MemoryStateStore { State = new PreviousLeaseState { BackendType = BackendType.Udp, Subnet = IPNetwork.Parse("10.244.7.0/24") } };
+        using var dir = new TempDir();
+        await File.WriteAllTextAsync(dir.File("subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\nFLANNEL_BACKEND_TYPE=udp\n", TestContext.Current.CancellationToken);
+        var state = new SubnetEnvStateStore(dir.File("subnet.env"));
         var services = new FlannelNodeServices { SubnetManager = manager, Backends = [new RecordingBackendFactory()], StateStore = state };
         await using (var refused = new FlannelNode(Fixtures.Options("198.18.0.1"), services))
         {
             var ex = await Assert.ThrowsAsync<FlannelConfigurationException>(() => refused.StartAsync(TestContext.Current.CancellationToken));
-            Assert.Contains("ran backend udp before", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("ran backend \"udp\"", ex.Message, StringComparison.Ordinal);
             Assert.Contains("cleanup", ex.Message, StringComparison.Ordinal);
             Assert.Empty((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
         }
@@ -94,7 +96,8 @@ public sealed class FlannelNodeTests
         await using var allowed = new FlannelNode(Fixtures.Options("198.18.0.1") with { AllowBackendChange = true }, services);
         await allowed.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(IPNetwork.Parse("10.244.7.0/24"), allowed.CurrentLease!.Subnet);
-        Assert.Equal(new BackendType("recording"), state.State!.BackendType);
+        var written = await File.ReadAllTextAsync(dir.File("subnet.env"), TestContext.Current.CancellationToken);
+        Assert.Equal("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=false\nFLANNEL_BACKEND_TYPE=recording\n", written);
         Assert.Throws<FlannelConfigurationException>(() => allowed.EnsureCompatible(Fixtures.Config("host-gw")));
         allowed.EnsureCompatible(Fixtures.Config());
     }
@@ -160,10 +163,11 @@ public sealed class FlannelNodeTests
     {
         var (manager, registry) = Store();
         var backend = new RecordingBackendFactory();
-        var state = new MemoryStateStore();
+        using var dir = new TempDir();
+        var state = new SubnetEnvStateStore(dir.File("run/subnet.env"));
         await using var node = new FlannelNode(Fixtures.Options("198.18.0.1"), new FlannelNodeServices { SubnetManager = manager, Backends = [backend], StateStore = state });
         await node.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
-        Assert.NotNull(state.State);
+        Assert.True(File.Exists(state.Path));
 
         await node.StopAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(NodeState.Stopped, node.State);
@@ -171,14 +175,14 @@ public sealed class FlannelNodeTests
         Assert.True(backend.RunEnded.Task.IsCompleted);
         Assert.Equal(0, backend.TeardownCalls);
         Assert.Single((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
-        Assert.NotNull(state.State);
+        Assert.True(File.Exists(state.Path));
         await node.StopAsync(TestContext.Current.CancellationToken);
 
         await node.TeardownAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         Assert.Equal(NodeState.TornDown, node.State);
         Assert.Equal(1, backend.TeardownCalls);
         Assert.Empty((await registry.ListAsync(TestContext.Current.CancellationToken)).Leases);
-        Assert.Null(state.State);
+        Assert.False(File.Exists(state.Path));
     }
 
     [Fact]
@@ -207,6 +211,36 @@ public sealed class FlannelNodeTests
 
         Assert.NotEqual(n1.CurrentLease!.Subnet, n2.CurrentLease!.Subnet);
         await Until(() => b1.PeerEvents.Any(e => e.Lease.Subnet == n2.CurrentLease.Subnet) && b2.PeerEvents.Any(e => e.Lease.Subnet == n1.CurrentLease.Subnet));
+    }
+
+    [Fact]
+    public async Task ADuplicateResourceIsRejectedBeforeTheBackendRuns()
+    {
+        var (manager, registry) = Store();
+        var claims = new NodeResourceClaims();
+        var backend = new RecordingBackendFactory();
+        NetworkConfig WithVni(int vni) => Fixtures.Config() with { Backend = System.Text.Json.JsonDocument.Parse($"{{\"Type\":\"recording\",\"VNI\":{vni}}}").RootElement };
+        FlannelNode Node(string name, string ip, int vni) => new(
+            Fixtures.Options(ip, name) with { NetworkConfig = WithVni(vni) },
+            new FlannelNodeServices { SubnetManager = manager, Backends = [backend], Claims = claims });
+
+        await using var first = Node("one", "198.18.0.1", 1);
+        await using var second = Node("two", "198.18.0.2", 2);
+        await using var duplicate = Node("three", "198.18.0.3", 1);
+        await first.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+        await second.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+
+        var ex = await Assert.ThrowsAsync<FlannelConfigurationException>(() => duplicate.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("link:rec.1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("\"one\"", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(2, backend.RegisterCalls);
+        Assert.Equal(2, (await registry.ListAsync(TestContext.Current.CancellationToken)).Leases.Count);
+
+        // A stopped node releases its claims: the same VNI can be started again in the process.
+        await first.StopAsync(TestContext.Current.CancellationToken);
+        await using var again = Node("one-again", "198.18.0.1", 1);
+        await again.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+        Assert.Equal(first.CurrentLease!.Subnet, again.CurrentLease!.Subnet);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Flannel.TrafficRules;
 using Microsoft.Extensions.Logging;
 
 namespace Flannel.Node;
@@ -17,6 +18,7 @@ public sealed class FlannelNode : IAsyncDisposable
 {
     private readonly FlannelNodeOptions _options;
     private readonly FlannelNodeServices _services;
+    private readonly BackendRegistry _backends;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -29,6 +31,7 @@ public sealed class FlannelNode : IAsyncDisposable
     private NetworkConfig? _config;
     private ExternalInterface? _interface;
     private CancellationTokenSource _leaseChanged = new();
+    private IDisposable? _claim;
     private NodeState _state = NodeState.Created;
 
     /// <summary>Creates a node; nothing is touched until <see cref="StartAsync"/>.</summary>
@@ -50,6 +53,7 @@ public sealed class FlannelNode : IAsyncDisposable
 
         _options = options;
         _services = services;
+        _backends = new BackendRegistry(services.Backends);
         _logger = services.LoggerFactory.CreateLogger("Flannel.Node." + options.InstanceName);
     }
 
@@ -117,14 +121,14 @@ public sealed class FlannelNode : IAsyncDisposable
         {
             var config = await GetConfigAsync(cancellationToken).ConfigureAwait(false);
             _config = config;
+            var factory = _backends.GetFactory(config.BackendType);
             var previous = _services.StateStore is null ? null : await _services.StateStore.LoadAsync(cancellationToken).ConfigureAwait(false);
-            CheckBackendUnchanged(config, previous);
-            var factory = FindFactory(config.BackendType);
 
             var iface = _options.Interface.Explicit
                 ?? await _services.InterfaceResolver!.ResolveAsync(_options.Interface, _options.PublicIP, _options.PublicIPv6, config, cancellationToken).ConfigureAwait(false);
             _interface = iface;
             NodeLog.InterfaceSelected(_logger, iface.Name, iface.Index, iface.Mtu, iface.Address ?? iface.IPv6Address, iface.PublicIP ?? iface.PublicIPv6);
+            await BackendGuard.EnsureNodeCanStartAsync(_services.SubnetManager, iface.PublicIP, config.BackendType, previous, _options.AllowBackendChange, cancellationToken).ConfigureAwait(false);
 
             var context = new BackendContext
             {
@@ -139,6 +143,7 @@ public sealed class FlannelNode : IAsyncDisposable
                 MeterFactory = _services.MeterFactory,
             };
 
+            _claim = ClaimResources(factory, config, context);
             INetwork network;
             try
             {
@@ -154,20 +159,14 @@ public sealed class FlannelNode : IAsyncDisposable
             NodeLog.LeaseAcquired(_logger, network.Lease.Subnet, network.Lease.IPv6Subnet, config.BackendType, network.Mtu);
             Raise(NodeEventKind.LeaseAcquired, network.Lease);
 
+            if (_services.TrafficManager is { } traffic)
+            {
+                await ApplyTrafficRulesAsync(traffic, config, network.Lease, previous, cancellationToken).ConfigureAwait(false);
+            }
+
             if (_services.StateStore is { } store)
             {
-                await store.SaveAsync(
-                    new PreviousLeaseState
-                    {
-                        Network = config.EnableIPv4 ? config.Network : null,
-                        Subnet = network.Lease.Subnet,
-                        IPv6Network = config.EnableIPv6 ? config.IPv6Network : null,
-                        IPv6Subnet = network.Lease.IPv6Subnet,
-                        Mtu = network.Mtu,
-                        IPMasq = _options.IPMasq,
-                        BackendType = config.BackendType,
-                    },
-                    cancellationToken).ConfigureAwait(false);
+                await store.SaveAsync(SubnetEnvironment.FromLease(config, network.Lease, network.Mtu, _options.IPMasq) with { BackendType = config.BackendType }, cancellationToken).ConfigureAwait(false);
             }
 
             _runCts = new CancellationTokenSource();
@@ -267,6 +266,23 @@ public sealed class FlannelNode : IAsyncDisposable
             await Step("backend", async () => await network.TeardownAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         }
 
+        if (_options.BlackholeRoute && OperatingSystem.IsLinux() && CurrentLease is { } own)
+        {
+            await Step("blackhole route", async () =>
+            {
+                await using var table = OpenKernelRouteTable();
+                foreach (var route in BlackholeRoutes(own))
+                {
+                    await table.DeleteAsync(route, cancellationToken).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        }
+
+        if (_services.TrafficManager is { } traffic)
+        {
+            await Step("traffic rules", async () => await traffic.TeardownAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
         if (_services.StateStore is { } store)
         {
             await Step("state", async () => await store.DeleteAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
@@ -307,12 +323,9 @@ public sealed class FlannelNode : IAsyncDisposable
     public void EnsureCompatible(NetworkConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (_config is { } running && running.BackendType != config.BackendType)
+        if (_config is { } running)
         {
-            throw new FlannelConfigurationException(
-                "Backend.Type",
-                config.BackendType.Value,
-                $"the backend of a running network cannot change (running {running.BackendType}); the running backend stays. To change it, stop the node, tear it down (flanneld cleanup) and start with the new configuration");
+            BackendGuard.EnsureUnchanged(running.BackendType, config);
         }
     }
 
@@ -396,31 +409,26 @@ public sealed class FlannelNode : IAsyncDisposable
         }
     }
 
-    private void CheckBackendUnchanged(NetworkConfig config, PreviousLeaseState? previous)
+    private IDisposable? ClaimResources(IBackendFactory factory, NetworkConfig config, BackendContext context)
     {
-        if (_options.AllowBackendChange || previous?.BackendType is not { IsEmpty: false } before || before == config.BackendType)
+        if (_services.Claims is not { } claims)
         {
-            return;
+            return null;
         }
 
-        throw new FlannelConfigurationException(
-            "Backend.Type",
-            config.BackendType.Value,
-            $"this node ran backend {before} before; the backend of a network cannot change in place. Migrate explicitly: run `flanneld cleanup` with the old configuration (or TeardownAsync), or start with AllowBackendChange (--allow-backend-change)");
-    }
-
-    private IBackendFactory FindFactory(BackendType type)
-    {
-        foreach (var f in _services.Backends)
+        var scope = "netns:" + (_options.NetworkNamespacePath ?? "(self)") + " ";
+        var keys = new List<string> { "instance:" + _options.InstanceName };
+        if (factory is IBackendResources resources)
         {
-            if (f.Type == type)
-            {
-                return f;
-            }
+            keys.AddRange(resources.GetResources(config, context).Select(r => scope + r));
         }
 
-        var known = string.Join(", ", _services.Backends.Select(f => f.Type.Value).Order(StringComparer.Ordinal));
-        throw new FlannelConfigurationException("Backend.Type", type.Value, $"unknown backend type; known types: {(known.Length == 0 ? "(none registered)" : known)}");
+        if (_services.StateStore is SubnetEnvStateStore file)
+        {
+            keys.Add("file:" + Path.GetFullPath(file.Path));
+        }
+
+        return claims.Claim(_options.InstanceName, keys);
     }
 
     private async Task RunAsync(INetwork network, CancellationToken ct)
@@ -430,7 +438,10 @@ public sealed class FlannelNode : IAsyncDisposable
         {
             Guard(network.RunAsync(linked.Token), "backend"),
             Guard(RenewLoopAsync(linked.Token), "renewal"),
-            Guard(WatchLeasesAsync(linked.Token), "lease watch"),
+            Guard(WatchOwnLeaseAsync(linked.Token), "own lease watch"),
+            Guard(WatchPeersAsync(linked.Token), "peer watch"),
+            Guard(_services.TrafficManager is { } traffic ? traffic.RunResyncAsync(linked.Token) : Task.Delay(Timeout.Infinite, linked.Token), "traffic rules"),
+            Guard(_options.BlackholeRoute ? BlackholeLoopAsync(linked.Token) : Task.Delay(Timeout.Infinite, linked.Token), "blackhole route"),
         };
         var first = await Task.WhenAny(tasks).ConfigureAwait(false);
         await linked.CancelAsync().ConfigureAwait(false);
@@ -535,77 +546,93 @@ public sealed class FlannelNode : IAsyncDisposable
         }
     }
 
-    private async Task WatchLeasesAsync(CancellationToken ct)
+    private async Task WatchPeersAsync(CancellationToken ct)
     {
-        var known = new Dictionary<string, Lease>(StringComparer.Ordinal);
-        await foreach (var step in _services.SubnetManager.WatchLeasesAsync(ct).ConfigureAwait(false))
+        await foreach (var batch in LeaseWatcher.WatchPeersAsync(_services.SubnetManager, CurrentLease, ct).ConfigureAwait(false))
         {
-            var own = CurrentLease!;
-            if (step.Snapshot is { } snapshot)
+            foreach (var e in batch)
             {
-                var seen = new HashSet<string>(StringComparer.Ordinal);
-                var ownSeen = false;
-                foreach (var l in snapshot)
-                {
-                    if (SameSubnets(l, own))
-                    {
-                        ownSeen = true;
-                        OwnLeaseUpdated(l);
-                        continue;
-                    }
-
-                    var key = Key(l);
-                    seen.Add(key);
-                    if (!known.ContainsKey(key))
-                    {
-                        known[key] = l;
-                        Peer(LeaseEventKind.Added, l);
-                    }
-                }
-
-                foreach (var gone in known.Keys.Where(k => !seen.Contains(k)).ToList())
-                {
-                    Peer(LeaseEventKind.Removed, known[gone]);
-                    known.Remove(gone);
-                }
-
-                if (!ownSeen)
-                {
-                    await OwnLeaseLostAsync(own, ct).ConfigureAwait(false);
-                }
-
-                continue;
-            }
-
-            foreach (var e in step.Events)
-            {
-                if (SameSubnets(e.Lease, own))
-                {
-                    if (e.Kind == LeaseEventKind.Added)
-                    {
-                        OwnLeaseUpdated(e.Lease);
-                    }
-                    else
-                    {
-                        await OwnLeaseLostAsync(own, ct).ConfigureAwait(false);
-                    }
-
-                    continue;
-                }
-
-                var key = Key(e.Lease);
-                if (e.Kind == LeaseEventKind.Added)
-                {
-                    known[key] = e.Lease;
-                    Peer(LeaseEventKind.Added, e.Lease);
-                }
-                else
-                {
-                    var last = known.Remove(key, out var cached) ? cached : e.Lease;
-                    Peer(LeaseEventKind.Removed, last);
-                }
+                Peer(e.Kind, e.Lease);
             }
         }
+    }
+
+    private async Task WatchOwnLeaseAsync(CancellationToken ct)
+    {
+        await foreach (var e in LeaseWatcher.WatchOwnLeaseAsync(_services.SubnetManager, CurrentLease!, ct).ConfigureAwait(false))
+        {
+            if (e.Kind == LeaseEventKind.Added)
+            {
+                OwnLeaseUpdated(e.Lease);
+            }
+            else
+            {
+                await OwnLeaseLostAsync(CurrentLease!, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task BlackholeLoopAsync(CancellationToken ct)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("blackhole routes need Linux");
+        }
+
+        await using var table = OpenKernelRouteTable();
+        while (!ct.IsCancellationRequested)
+        {
+            foreach (var route in BlackholeRoutes(CurrentLease!))
+            {
+                await table.ReplaceAsync(route, ct).ConfigureAwait(false);
+            }
+
+            await Task.Delay(_options.BlackholeRoutePeriod, _services.TimeProvider, ct).ConfigureAwait(false);
+        }
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private Flannel.Kernel.KernelRouteTable OpenKernelRouteTable()
+    {
+        // The table's netlink socket is bound to the namespace when it is created; the handle can go right after.
+        using var ns = _options.NetworkNamespacePath is { } path ? Flannel.Netlink.NetworkNamespace.OpenByPath(path) : null;
+        return new(new Flannel.Kernel.KernelRouteTableOptions { Namespace = ns });
+    }
+
+    private static IEnumerable<OverlayRoute> BlackholeRoutes(Lease lease)
+    {
+        foreach (var subnet in new[] { lease.Subnet, lease.IPv6Subnet })
+        {
+            if (subnet is { } s)
+            {
+                yield return new OverlayRoute(s) { Type = OverlayRouteType.Blackhole };
+            }
+        }
+    }
+
+    private async Task ApplyTrafficRulesAsync(ITrafficManager traffic, NetworkConfig config, Lease lease, SubnetEnvironment? previous, CancellationToken ct)
+    {
+        await traffic.InitializeAsync(ct).ConfigureAwait(false);
+        var current = new TrafficNetworks
+        {
+            Network = config.EnableIPv4 ? config.Network : null,
+            Subnet = lease.Subnet,
+            IPv6Network = config.EnableIPv6 ? config.IPv6Network : null,
+            IPv6Subnet = lease.IPv6Subnet,
+        };
+        if (_options.IPMasq)
+        {
+            var before = previous is null ? null : new TrafficNetworks
+            {
+                Network = previous.Network,
+                Subnet = previous.Subnet,
+                IPv6Network = previous.IPv6Network,
+                IPv6Subnet = previous.IPv6Subnet,
+            };
+            await traffic.EnsureMasqueradeRulesAsync(current, before, ct).ConfigureAwait(false);
+        }
+
+        await traffic.EnsureForwardRulesAsync(current, ct).ConfigureAwait(false);
     }
 
     private void Peer(LeaseEventKind kind, Lease lease)
@@ -671,8 +698,6 @@ public sealed class FlannelNode : IAsyncDisposable
 
     private static bool SameSubnets(Lease a, Lease b) => a.Subnet == b.Subnet && a.IPv6Subnet == b.IPv6Subnet;
 
-    private static string Key(Lease l) => $"{l.Subnet}&{l.IPv6Subnet}";
-
     private static string Describe(Lease l) =>
         string.Join(" + ", new[] { l.Subnet?.ToString(), l.IPv6Subnet?.ToString() }.Where(s => s is not null));
 
@@ -691,6 +716,7 @@ public sealed class FlannelNode : IAsyncDisposable
         Raise(NodeEventKind.StateChanged, CurrentLease, error);
         if (state is NodeState.Stopped or NodeState.Faulted or NodeState.TornDown)
         {
+            Interlocked.Exchange(ref _claim, null)?.Dispose();
             lock (_gate)
             {
                 foreach (var s in _subscribers)

@@ -47,6 +47,13 @@ public sealed record FlannelNodeOptions
     /// <summary>Start even when the previous run used another backend type (the old data path is torn down first where possible).</summary>
     public bool AllowBackendChange { get; init; }
 
+    /// <summary>Keep a blackhole route for the node's own subnet(s) (<c>--ip-blackhole-route</c>), so that traffic to
+    /// unassigned pod addresses is dropped locally instead of following the default route.</summary>
+    public bool BlackholeRoute { get; init; }
+
+    /// <summary>How often the blackhole route is re-checked (flanneld uses <c>--iptables-resync</c>).</summary>
+    public TimeSpan BlackholeRoutePeriod { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Whether pods' traffic leaving the overlay is masqueraded (advertised as FLANNEL_IPMASQ).</summary>
     public bool IPMasq { get; init; }
 }

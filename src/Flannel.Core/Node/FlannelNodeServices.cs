@@ -16,8 +16,17 @@ public sealed record FlannelNodeServices
     /// <summary>How the underlay interface is found; required unless <see cref="InterfaceSelection.Explicit"/> is set.</summary>
     public IInterfaceResolver? InterfaceResolver { get; init; }
 
-    /// <summary>Where the previous lease is remembered between runs (for example subnet.env); null for nowhere.</summary>
+    /// <summary>Where the previous lease is remembered between runs and the subnet file is written (default in the daemon: <see cref="SubnetEnvStateStore"/>); null for nowhere, and then no file is touched.</summary>
     public ILeaseStateStore? StateStore { get; init; }
+
+    /// <summary>Masquerade and forward rules (iptables, nftables, or the host's own); null for none.</summary>
+    public Flannel.TrafficRules.ITrafficManager? TrafficManager { get; init; }
+
+    /// <summary>
+    /// Resources held by the nodes of this process; share one instance among nodes to reject collisions (same VNI,
+    /// device, port or subnet file). Null: this node checks only against itself.
+    /// </summary>
+    public NodeResourceClaims? Claims { get; init; }
 
     /// <summary>The logger factory.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

@@ -94,17 +94,20 @@ public sealed class IptablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Record what is wanted in every family first, so a failure in one still leaves the resync loop
+            // knowing the other; then bring each family in line, and report the first failure at the end.
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = current.NetworkOf(f.Family);
                 var wanted = _options.Masquerade(f.Family) && network is not null;
-                var touch = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
+                touch[(int)f.Family] = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
                 f.Masquerade = wanted ? (network!.Value, current.SubnetOf(f.Family)!.Value) : null;
-                if (touch)
-                {
-                    await SyncAsync(f, masquerade: true, forward: false, Describe(previous, f.Family), cancellationToken).ConfigureAwait(false);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                f => SyncAsync(f, masquerade: true, forward: false, TrafficRuleFamilies.DescribePrevious(current, previous, f.Family), cancellationToken)).ConfigureAwait(false);
         }
         finally
         {
@@ -120,16 +123,17 @@ public sealed class IptablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = networks.NetworkOf(f.Family);
-                var touch = network is not null || f.Forward is not null;
+                touch[(int)f.Family] = network is not null || f.Forward is not null;
                 f.Forward = _options.ForwardRules ? network : null;
-                if (touch)
-                {
-                    await SyncAsync(f, masquerade: false, forward: true, null, cancellationToken).ConfigureAwait(false);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                f => SyncAsync(f, masquerade: false, forward: true, null, cancellationToken)).ConfigureAwait(false);
         }
         finally
         {
@@ -144,37 +148,34 @@ public sealed class IptablesTrafficManager : ITrafficManager
         try
         {
             var repaired = false;
-            foreach (var f in _families)
-            {
-                if (f.Masquerade is null && f.Forward is null)
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => f.Masquerade is not null || f.Forward is not null),
+                async f =>
                 {
-                    continue;
-                }
-
-                var blocks = await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false);
-                var state = await _iptables.ListChainsAsync(f.Family, [.. blocks.SelectMany(b => new[] { (b.Table, b.Hook), (b.Table, b.Chain) })], cancellationToken).ConfigureAwait(false);
-                var script = new IptablesScript(state);
-                var broken = new List<string>(2);
-                foreach (var block in blocks)
-                {
-                    if (!block.IsInPlace(state))
+                    var blocks = await DesiredBlocksAsync(f, cancellationToken).ConfigureAwait(false);
+                    var state = await _iptables.ListChainsAsync(f.Family, [.. blocks.SelectMany(b => new[] { (b.Table, b.Hook), (b.Table, b.Chain) })], cancellationToken).ConfigureAwait(false);
+                    var script = new IptablesScript(state);
+                    var broken = new List<string>(2);
+                    foreach (var block in blocks)
                     {
-                        script.Install(block);
-                        broken.Add($"{block.Table} {block.Chain}");
+                        if (!block.IsInPlace(state))
+                        {
+                            script.Install(block);
+                            broken.Add($"{block.Table} {block.Chain}");
+                        }
                     }
-                }
 
-                if (script.IsEmpty)
-                {
-                    TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
-                    continue;
-                }
+                    if (script.IsEmpty)
+                    {
+                        TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
+                        return;
+                    }
 
-                await _iptables.RestoreAsync(f.Family, script.ToString(), cancellationToken).ConfigureAwait(false);
-                var where = string.Join(", ", broken);
-                TrafficRulesLog.RulesRepaired(_logger, f.Tool, f.Name, where);
-                repaired = true;
-            }
+                    await _iptables.RestoreAsync(f.Family, script.ToString(), cancellationToken).ConfigureAwait(false);
+                    var where = string.Join(", ", broken);
+                    TrafficRulesLog.RulesRepaired(_logger, f.Tool, f.Name, where);
+                    repaired = true;
+                }).ConfigureAwait(false);
 
             return repaired;
         }
@@ -199,12 +200,18 @@ public sealed class IptablesTrafficManager : ITrafficManager
             {
                 f.Masquerade = null;
                 f.Forward = null;
-                var removed = await _iptables.RemoveOwnChainsAsync(f.Family, cancellationToken).ConfigureAwait(false);
-                if (removed is not null)
-                {
-                    TrafficRulesLog.TornDown(_logger, f.Tool, removed);
-                }
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families,
+                async f =>
+                {
+                    var removed = await _iptables.RemoveOwnChainsAsync(f.Family, cancellationToken).ConfigureAwait(false);
+                    if (removed is not null)
+                    {
+                        TrafficRulesLog.TornDown(_logger, f.Tool, removed);
+                    }
+                }).ConfigureAwait(false);
         }
         finally
         {
@@ -215,9 +222,6 @@ public sealed class IptablesTrafficManager : ITrafficManager
     /// <inheritdoc />
     public Task RunResyncAsync(CancellationToken cancellationToken) =>
         TrafficRuleResync.RunAsync(this, _options.ResyncPeriod, _logger, _timeProvider, cancellationToken);
-
-    private static string? Describe(TrafficNetworks? previous, IpFamily family) =>
-        previous?.NetworkOf(family) is { } n ? $"previous network {n}, subnet {previous.SubnetOf(family)?.ToString() ?? "none"}" : null;
 
     private async Task<List<IptablesChainBlock>> DesiredBlocksAsync(FamilyRules f, CancellationToken cancellationToken)
     {

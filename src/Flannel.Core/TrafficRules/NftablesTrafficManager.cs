@@ -98,33 +98,36 @@ public sealed class NftablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Record what is wanted in every family first (the resync loop works from it even when applying fails).
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = current.NetworkOf(f.Family);
                 var wanted = _options.Masquerade(f.Family) && network is not null;
-                var touch = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
+                touch[(int)f.Family] = wanted || network is not null || f.Masquerade is not null || previous?.NetworkOf(f.Family) is not null;
                 f.Masquerade = wanted ? (network!.Value, current.SubnetOf(f.Family)!.Value) : null;
-                if (!touch)
-                {
-                    continue;
-                }
-
-                if (f.Masquerade is (var n, var p))
-                {
-                    var rules = await MasqueradeRulesAsync(f.Family, n, p, cancellationToken).ConfigureAwait(false);
-                    await ApplyChainAsync(f, NftablesScript.MasqueradeChain, rules, "installing the nftables masquerade rules", cancellationToken).ConfigureAwait(false);
-                    var prev = previous?.NetworkOf(f.Family) is { } pn ? $"; replaced rules of previous network {pn}, subnet {previous.SubnetOf(f.Family)?.ToString() ?? "none"}" : string.Empty;
-                    var location = Location(f, NftablesScript.MasqueradeChain);
-                    var detail = $"network {n}, subnet {p}{prev}";
-                    TrafficRulesLog.RulesInstalled(_logger, Engine, f.Name, "masquerade", location, detail);
-                }
-                else
-                {
-                    await RemoveChainAsync(f, NftablesScript.MasqueradeChain, "masquerade", cancellationToken).ConfigureAwait(false);
-                }
-
-                await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                async f =>
+                {
+                    if (f.Masquerade is (var n, var p))
+                    {
+                        var rules = await MasqueradeRulesAsync(f.Family, n, p, cancellationToken).ConfigureAwait(false);
+                        await ApplyChainAsync(f, NftablesScript.MasqueradeChain, rules, "installing the nftables masquerade rules", cancellationToken).ConfigureAwait(false);
+                        var prev = TrafficRuleFamilies.DescribePrevious(current, previous, f.Family) is { } d ? "; replaced rules of " + d : string.Empty;
+                        var location = Location(f, NftablesScript.MasqueradeChain);
+                        var detail = $"network {n}, subnet {p}{prev}";
+                        TrafficRulesLog.RulesInstalled(_logger, Engine, f.Name, "masquerade", location, detail);
+                    }
+                    else
+                    {
+                        await RemoveChainAsync(f, NftablesScript.MasqueradeChain, "masquerade", cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
+                }).ConfigureAwait(false);
         }
         finally
         {
@@ -140,31 +143,33 @@ public sealed class NftablesTrafficManager : ITrafficManager
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var touch = new bool[_families.Length];
             foreach (var f in _families)
             {
                 var network = networks.NetworkOf(f.Family);
-                var touch = network is not null || f.Forward is not null;
+                touch[(int)f.Family] = network is not null || f.Forward is not null;
                 f.Forward = _options.ForwardRules ? network : null;
-                if (!touch)
-                {
-                    continue;
-                }
-
-                if (f.Forward is { } n)
-                {
-                    var rules = NftablesScript.ForwardRules(f.Family, n);
-                    await ApplyChainAsync(f, NftablesScript.ForwardChain, rules, "installing the nftables forward rules", cancellationToken).ConfigureAwait(false);
-                    var location = Location(f, NftablesScript.ForwardChain);
-                    var detail = $"network {n}";
-                    TrafficRulesLog.RulesInstalled(_logger, Engine, f.Name, "forward", location, detail);
-                }
-                else
-                {
-                    await RemoveChainAsync(f, NftablesScript.ForwardChain, "forward", cancellationToken).ConfigureAwait(false);
-                }
-
-                await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
             }
+
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => touch[(int)f.Family]),
+                async f =>
+                {
+                    if (f.Forward is { } n)
+                    {
+                        var rules = NftablesScript.ForwardRules(f.Family, n);
+                        await ApplyChainAsync(f, NftablesScript.ForwardChain, rules, "installing the nftables forward rules", cancellationToken).ConfigureAwait(false);
+                        var location = Location(f, NftablesScript.ForwardChain);
+                        var detail = $"network {n}";
+                        TrafficRulesLog.RulesInstalled(_logger, Engine, f.Name, "forward", location, detail);
+                    }
+                    else
+                    {
+                        await RemoveChainAsync(f, NftablesScript.ForwardChain, "forward", cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
+                }).ConfigureAwait(false);
         }
         finally
         {
@@ -179,26 +184,23 @@ public sealed class NftablesTrafficManager : ITrafficManager
         try
         {
             var repaired = false;
-            foreach (var f in _families)
-            {
-                if (f.Masquerade is null && f.Forward is null)
+            await TrafficRuleFamilies.ForEachAsync(
+                _families.Where(f => f.Masquerade is not null || f.Forward is not null),
+                async f =>
                 {
-                    continue;
-                }
+                    var listing = await _nftables.ListTableAsync(f.Family, cancellationToken).ConfigureAwait(false);
+                    if (listing is not null && string.Equals(listing, f.Snapshot, StringComparison.Ordinal))
+                    {
+                        TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
+                        return;
+                    }
 
-                var listing = await _nftables.ListTableAsync(f.Family, cancellationToken).ConfigureAwait(false);
-                if (listing is not null && string.Equals(listing, f.Snapshot, StringComparison.Ordinal))
-                {
-                    TrafficRulesLog.ResyncInPlace(_logger, Engine, f.Name);
-                    continue;
-                }
-
-                await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
-                await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
-                var where = $"table {NftablesScript.Family(f.Family)} {Table(f)}";
-                TrafficRulesLog.RulesRepaired(_logger, Engine, f.Name, where);
-                repaired = true;
-            }
+                    await RebuildAsync(f, cancellationToken).ConfigureAwait(false);
+                    await TakeSnapshotAsync(f, cancellationToken).ConfigureAwait(false);
+                    var where = $"table {NftablesScript.Family(f.Family)} {Table(f)}";
+                    TrafficRulesLog.RulesRepaired(_logger, Engine, f.Name, where);
+                    repaired = true;
+                }).ConfigureAwait(false);
 
             return repaired;
         }

@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace Flanneld;
+
+/// <summary>
+/// Collects every instrument of the meters whose name starts with "Flannel" through a MeterListener and renders
+/// them in the Prometheus text exposition format (counters as <c>_total</c>, histograms as count and sum).
+/// </summary>
+internal sealed class PrometheusExporter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<(string Name, string Labels), Series> _series = new();
+
+    public PrometheusExporter()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name.StartsWith("Flannel", StringComparison.Ordinal))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        _listener.Start();
+    }
+
+    public string Render()
+    {
+        _listener.RecordObservableInstruments();
+        var sb = new StringBuilder();
+        foreach (var group in _series.OrderBy(s => s.Key.Name, StringComparer.Ordinal).GroupBy(s => s.Key.Name))
+        {
+            var first = group.First().Value;
+            var name = group.Key;
+            if (first.Description is { Length: > 0 } d)
+            {
+                sb.Append("# HELP ").Append(name).Append(' ').Append(d.Replace('\n', ' ')).Append('\n');
+            }
+
+            sb.Append("# TYPE ").Append(name).Append(' ').Append(first.Type).Append('\n');
+            foreach (var (key, s) in group.OrderBy(g => g.Key.Labels, StringComparer.Ordinal))
+            {
+                lock (s)
+                {
+                    if (s.Type == "summary")
+                    {
+                        sb.Append(name).Append("_count").Append(key.Labels).Append(' ').Append(s.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                        sb.Append(name).Append("_sum").Append(key.Labels).Append(' ').Append(s.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                    }
+                    else
+                    {
+                        sb.Append(name).Append(key.Labels).Append(' ').Append(s.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                    }
+                }
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        where T : struct
+    {
+        var v = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+        var (type, suffix) = instrument switch
+        {
+            Counter<T> or ObservableCounter<T> => ("counter", "_total"),
+            Histogram<T> => ("summary", string.Empty),
+            _ => ("gauge", string.Empty),
+        };
+        var name = Sanitize(instrument.Name) + (instrument.Unit is { Length: > 0 } u && !u.StartsWith('{') ? "_" + Sanitize(u) : string.Empty) + suffix;
+        var labels = FormatLabels(tags);
+        var s = _series.GetOrAdd((name, labels), _ => new Series(type, instrument.Description));
+        lock (s)
+        {
+            switch (instrument)
+            {
+                case Counter<T> or UpDownCounter<T>:
+                    s.Value += v;
+                    break;
+                case Histogram<T>:
+                    s.Value += v;
+                    s.Count++;
+                    break;
+                default:
+                    s.Value = v;
+                    break;
+            }
+        }
+    }
+
+    private static string FormatLabels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (tags.Length == 0)
+        {
+            return string.Empty;
+        }
+
+        var parts = new List<string>(tags.Length);
+        foreach (var t in tags)
+        {
+            var value = Convert.ToString(t.Value, CultureInfo.InvariantCulture) ?? string.Empty;
+            parts.Add($"{Sanitize(t.Key)}=\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)}\"");
+        }
+
+        parts.Sort(StringComparer.Ordinal);
+        return "{" + string.Join(',', parts) + "}";
+    }
+
+    private static string Sanitize(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        foreach (var c in s)
+        {
+            sb.Append(char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '_');
+        }
+
+        return sb.ToString();
+    }
+
+    private sealed class Series(string type, string? description)
+    {
+        public string Type { get; } = type;
+
+        public string? Description { get; } = description;
+
+        public double Value { get; set; }
+
+        public long Count { get; set; }
+    }
+}
