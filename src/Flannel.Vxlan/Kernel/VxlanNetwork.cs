@@ -683,10 +683,27 @@ internal sealed class VxlanNetwork : INetwork
 
         public WatchView View { get; private set; } = new([], [], []);
 
-        public void PublishView() => View = new WatchView(
-            [.. Programmed.Keys],
-            [.. Programmed.Values.Where(p => p.Neighbor is not null).Select(p => p.Neighbor!.Value.Address)],
-            [.. Programmed.Values.Where(p => p.Fdb is not null).Select(p => p.Fdb!.Value.Mac)]);
+        public void PublishView()
+        {
+            var routes = new HashSet<IPNetwork>(Programmed.Count);
+            var neighbors = new HashSet<IPAddress>(Programmed.Count);
+            var fdb = new HashSet<PhysicalAddress>(Programmed.Count);
+            foreach (var (subnet, plan) in Programmed)
+            {
+                routes.Add(subnet);
+                if (plan.Neighbor is { } n)
+                {
+                    neighbors.Add(n.Address);
+                }
+
+                if (plan.Fdb is { } f)
+                {
+                    fdb.Add(f.Mac);
+                }
+            }
+
+            View = new WatchView(routes, neighbors, fdb);
+        }
     }
 
     private sealed record WatchView(HashSet<IPNetwork> Routes, HashSet<IPAddress> Neighbors, HashSet<PhysicalAddress> Fdb);
