@@ -14,7 +14,8 @@
 #     iperf3 then runs exactly as for the hand-built hostgw and vxlan modes. Serialised with
 #     flock /tmp/fln-anchors.lock.
 #
-# env: N (5000), REPS (3), ANCHORS (/work/shared/bench/anchors), TCP_SECS (5), UDP_SECS (3)
+# env: N (5000), REPS (3), ANCHORS (/work/shared/bench/anchors), TCP_SECS (5), UDP_SECS (3),
+#      DP_MODES ("hostgw ourshostgw vxlan oursvxlan")
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -72,5 +73,5 @@ setup_oursvxlan() { setup_ours vxlan; }
 OURS
 	sed -i "/^need iperf3/e cat $tmp/ours.sh" "$a/dp.sh"
 	flock /tmp/fln-anchors.lock env REPS="$REPS" TCP_SECS="${TCP_SECS:-5}" UDP_SECS="${UDP_SECS:-3}" RATE_PPS=0 \
-		timeout 300 "$a/dp.sh" hostgw ourshostgw vxlan oursvxlan 2>&1 | grep -E '^RESULT|!!|failed|ours ' || true
+		timeout 300 "$a/dp.sh" ${DP_MODES:-hostgw ourshostgw vxlan oursvxlan} 2>&1 | grep -E '^RESULT|!!|failed|ours ' || true
 fi

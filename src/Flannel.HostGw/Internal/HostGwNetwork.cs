@@ -19,6 +19,7 @@ internal sealed class HostGwNetwork : INetwork
     private readonly ILogger _logger;
     private readonly PeerLeases _peers;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
     private volatile IPNetwork[] _desiredView = [];
 
@@ -64,6 +65,7 @@ internal sealed class HostGwNetwork : INetwork
                     {
                         await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
+                        _firstSync.TrySetResult();
                     }
                     else
                     {
@@ -352,10 +354,29 @@ internal sealed class HostGwNetwork : INetwork
         using var signal = new SemaphoreSlim(0, 1);
         string? reason = null;
         var healer = HealAsync(signal, () => reason, cancellationToken);
+
+        // Listen only once the first snapshot is programmed (a subscriber makes the kernel build a notification per
+        // route we add); the reconcile requested on (re)subscription covers the gap.
+        try
+        {
+            await _firstSync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await healer.ConfigureAwait(false);
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                reason = "kernel watch (re)started";
+                if (signal.CurrentCount == 0)
+                {
+                    signal.Release();
+                }
+
                 await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
                 {
                     var view = _desiredView;
