@@ -249,9 +249,8 @@ public sealed class FlannelNodeTests
         var (manager, _) = Store();
         await using var node = new FlannelNode(Fixtures.Options("198.18.0.1"), new FlannelNodeServices { SubnetManager = manager, Backends = [new RecordingBackendFactory()] });
         var seen = new List<NodeEvent>();
-        var reader = Task.Run(async () => { await foreach (var e in node.WatchEventsAsync(TestContext.Current.CancellationToken)) { seen.Add(e); } });
-        await Until(() => true);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var events = node.WatchEventsAsync(TestContext.Current.CancellationToken);
+        var reader = Task.Run(async () => { await foreach (var e in events) { seen.Add(e); } });
         await node.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         await node.StopAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
 

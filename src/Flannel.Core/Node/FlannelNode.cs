@@ -335,14 +335,27 @@ public sealed class FlannelNode : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The events.</returns>
-    public async IAsyncEnumerable<NodeEvent> WatchEventsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<NodeEvent> WatchEventsAsync(CancellationToken cancellationToken = default)
     {
+        // Subscribe now, not when enumeration starts, so that "from now on" means from this call.
         var channel = Channel.CreateUnbounded<NodeEvent>(new UnboundedChannelOptions { SingleReader = true });
         lock (_gate)
         {
-            _subscribers.Add(channel);
+            if (_state is NodeState.Stopped or NodeState.Faulted or NodeState.TornDown)
+            {
+                channel.Writer.TryComplete();
+            }
+            else
+            {
+                _subscribers.Add(channel);
+            }
         }
 
+        return ReadEventsAsync(channel, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<NodeEvent> ReadEventsAsync(Channel<NodeEvent> channel, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
             while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
