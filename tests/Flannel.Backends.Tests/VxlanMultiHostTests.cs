@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Flannel.TestKit;
 using Flannel.Vxlan;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Flannel.Backends.Tests;
@@ -99,6 +100,28 @@ public sealed class VxlanMultiHostTests : IDisposable
         await lab.StopAsync(leaving, release: true, removeHost: true);
         await ConvergedEverywhereAsync(lab);
         Assert.Equal(2, KernelOracle.Routes(lab.Hosts.Hosts[0].Namespace, dev: "flannel.1").Count);
+        lab.AssertFullMesh();
+    }
+
+    [PrivilegedFact]
+    public async Task A_host_that_vanishes_without_releasing_is_dropped_when_its_lease_expires()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var lab = BackendLab.Create(NetConf, Factory(), leaseTime: time);
+        await lab.StartAllAsync();
+        await ConvergedEverywhereAsync(lab);
+
+        await lab.StopAsync(lab.Agents[2], release: false, removeHost: true);
+        time.Advance(TimeSpan.FromMinutes(6));
+        foreach (var a in lab.Agents)
+        {
+            await a.Manager.RenewLeaseAsync(a.Network.Lease, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(2, KernelOracle.Routes(lab.Hosts.Hosts[0].Namespace, dev: "flannel.1").Count);
+        time.Advance(TimeSpan.FromMinutes(5)); // the vanished host's 10-minute TTL runs out; the others were renewed
+        await ConvergedEverywhereAsync(lab);
+        Assert.Single(KernelOracle.Routes(lab.Hosts.Hosts[0].Namespace, dev: "flannel.1"));
         lab.AssertFullMesh();
     }
 
