@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Flannel.TestKit;
 using Flannel.Vxlan;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Flannel.Backends.Tests;
@@ -103,6 +104,28 @@ public sealed class VxlanMultiHostTests : IDisposable
     }
 
     [PrivilegedFact]
+    public async Task A_host_that_vanishes_without_releasing_is_dropped_when_its_lease_expires()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var lab = BackendLab.Create(NetConf, Factory(), leaseTime: time);
+        await lab.StartAllAsync();
+        await ConvergedEverywhereAsync(lab);
+
+        await lab.StopAsync(lab.Agents[2], release: false, removeHost: true);
+        time.Advance(TimeSpan.FromMinutes(6));
+        foreach (var a in lab.Agents)
+        {
+            await a.Manager.RenewLeaseAsync(a.Network.Lease, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(2, KernelOracle.Routes(lab.Hosts.Hosts[0].Namespace, dev: "flannel.1").Count);
+        time.Advance(TimeSpan.FromMinutes(5)); // the vanished host's 10-minute TTL runs out; the others were renewed
+        await ConvergedEverywhereAsync(lab);
+        Assert.Single(KernelOracle.Routes(lab.Hosts.Hosts[0].Namespace, dev: "flannel.1"));
+        lab.AssertFullMesh();
+    }
+
+    [PrivilegedFact]
     public async Task A_restarted_agent_removes_entries_of_peers_that_left_while_it_was_down_and_keeps_its_mac()
     {
         await using var lab = BackendLab.Create(NetConf, Factory());
@@ -145,9 +168,11 @@ public sealed class VxlanMultiHostTests : IDisposable
         Shell.Check("bridge", "-n", h.Namespace.Name, "fdb", "del", mac, "dev", "flannel.1", "dst", peer.Attributes.PublicIP!.ToString(), "self");
         var t3 = await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "fdb entry restored");
 
+        var indexBefore = KernelOracle.Link(h.Namespace, "flannel.1")!.Value.GetProperty("ifindex").GetInt32();
         h.Namespace.Ip("link", "del", "flannel.1");
         var t4 = await BackendLab.EventuallyAsync(() => KernelOracle.Link(h.Namespace, "flannel.1") is not null && Converged(lab, h), TimeSpan.FromSeconds(5), "device recreated and peers re-programmed");
         Assert.Equal([$"{lab.AgentOf(h).Network.Lease.Subnet!.Value.BaseAddress}/32"], KernelOracle.Addresses(h.Namespace, "flannel.1"));
+        Assert.NotEqual(indexBefore, KernelOracle.Link(h.Namespace, "flannel.1")!.Value.GetProperty("ifindex").GetInt32());
         TestContext.Current.TestOutputHelper?.WriteLine($"healed: route {t1.TotalMilliseconds:F0} ms, neighbour {t2.TotalMilliseconds:F0} ms, fdb {t3.TotalMilliseconds:F0} ms, device {t4.TotalMilliseconds:F0} ms");
         lab.AssertFullMesh();
     }

@@ -19,7 +19,9 @@ internal sealed class HostGwNetwork : INetwork
     private readonly ILogger _logger;
     private readonly PeerLeases _peers;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
+    private volatile IPNetwork[] _desiredView = [];
 
     public HostGwNetwork(
         BackendContext context,
@@ -63,6 +65,7 @@ internal sealed class HostGwNetwork : INetwork
                     {
                         await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
+                        _firstSync.TrySetResult();
                     }
                     else
                     {
@@ -178,17 +181,18 @@ internal sealed class HostGwNetwork : INetwork
 
     private async Task ApplyEventsAsync(IReadOnlyList<LeaseEvent> events, CancellationToken cancellationToken)
     {
+        var added = new List<OverlayRoute>();
         foreach (var e in events)
         {
             if (e.Kind == LeaseEventKind.Added)
             {
-                foreach (var route in RoutesFor(e.Lease, log: true))
-                {
-                    await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
-                }
+                added.AddRange(RoutesFor(e.Lease, log: true));
             }
             else
             {
+                // Keep the event order: install what was added before this removal first.
+                await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+                added.Clear();
                 foreach (var subnet in new[] { e.Lease.Subnet, e.Lease.IPv6Subnet })
                 {
                     if (subnet is { } s && InOverlay(s))
@@ -207,6 +211,43 @@ internal sealed class HostGwNetwork : INetwork
                     }
                 }
             }
+        }
+
+        await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
+    {
+        if (routes.Count > 1 && _table is IRouteBatchTable batch)
+        {
+            Exception?[] errors;
+            try
+            {
+                errors = await batch.ReplaceManyAsync(routes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                errors = [.. routes.Select(_ => (Exception?)ex)];
+            }
+
+            for (var i = 0; i < routes.Count; i++)
+            {
+                if (errors[i] is { } error)
+                {
+                    Log.RouteFailed(_logger, error, routes[i].Destination, routes[i].Gateway);
+                }
+                else
+                {
+                    Log.RouteInstalled(_logger, routes[i].Destination, routes[i].Gateway, routes[i].Device);
+                }
+            }
+
+            return;
+        }
+
+        foreach (var route in routes)
+        {
+            await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -261,15 +302,11 @@ internal sealed class HostGwNetwork : INetwork
             }
         }
 
-        foreach (var (dst, route) in desired)
-        {
-            if (!seen.Contains(dst))
-            {
-                await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
-                installed++;
-            }
-        }
+        var install = desired.Where(d => !seen.Contains(d.Key)).Select(d => d.Value).ToList();
+        await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
+        installed = install.Count;
 
+        _desiredView = [.. desired.Keys];
         ReconcileCount++;
         Log.Reconciled(_logger, desired.Count, installed, removed);
     }
@@ -314,16 +351,86 @@ internal sealed class HostGwNetwork : INetwork
 
     private async Task KernelWatchAsync(Func<CancellationToken, IAsyncEnumerable<string>> changes, CancellationToken cancellationToken)
     {
+        using var signal = new SemaphoreSlim(0, 1);
+        string? reason = null;
+        var healer = HealAsync(signal, () => reason, cancellationToken);
+
+        // Listen only once the first snapshot is programmed (a subscriber makes the kernel build a notification per
+        // route we add); the reconcile requested on (re)subscription covers the gap.
         try
         {
-            await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
+            await _firstSync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await healer.ConfigureAwait(false);
+            return;
+        }
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
             {
-                if (!_synced)
+                reason = "kernel watch (re)started";
+                if (signal.CurrentCount == 0)
                 {
-                    continue;
+                    signal.Release();
                 }
 
-                Log.KernelChanged(_logger, what);
+                await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
+                {
+                    var view = _desiredView;
+                    if (!_synced || (what.StartsWith("route ", StringComparison.Ordinal) && !view.Any(d => what.StartsWith($"route {d} ", StringComparison.Ordinal))))
+                    {
+                        continue;
+                    }
+
+                    reason = what;
+                    if (signal.CurrentCount == 0)
+                    {
+                        try
+                        {
+                            signal.Release();
+                        }
+                        catch (SemaphoreFullException)
+                        {
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.ReconcileFailed(_logger, ex, TimeSpan.FromSeconds(1));
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        await healer.ConfigureAwait(false);
+    }
+
+    private async Task HealAsync(SemaphoreSlim signal, Func<string?> reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+                // Coalesce bursts (a flushed table removes many routes at once).
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                signal.Wait(0, CancellationToken.None);
+                Log.KernelChanged(_logger, reason() ?? "unknown");
                 try
                 {
                     await ReconcileAsync(cancellationToken).ConfigureAwait(false);

@@ -86,25 +86,31 @@ internal static class VxlanPlanner
     /// <summary>Diffs desired peers against observed kernel state: peers to (re)program and orphans to delete.</summary>
     public static VxlanDiff Diff(IReadOnlyCollection<PeerPlan> desired, ObservedState observed)
     {
+        if (observed.Neighbors.Count == 0 && observed.Fdb.Count == 0 && observed.Routes.Count == 0)
+        {
+            // Nothing programmed yet (a fresh node): program everything, delete nothing.
+            return new VxlanDiff([.. desired], [], [], []);
+        }
+
         var neighbors = new HashSet<NeighborEntry>(observed.Neighbors);
         var fdb = new HashSet<FdbEntry>(observed.Fdb);
-        var routes = new Dictionary<IPNetwork, ObservedRoute>();
+        var routes = new Dictionary<IPNetwork, ObservedRoute>(observed.Routes.Count);
         foreach (var r in observed.Routes)
         {
             routes[r.Destination] = r;
         }
 
         var program = new List<PeerPlan>();
-        var wantNeighbors = new HashSet<NeighborEntry>();
-        var wantFdb = new HashSet<FdbEntry>();
-        var wantRoutes = new HashSet<IPNetwork>();
+        var wantNeighbors = new HashSet<IPAddress>(desired.Count);
+        var wantFdb = new HashSet<FdbEntry>(desired.Count);
+        var wantRoutes = new HashSet<IPNetwork>(desired.Count);
         foreach (var p in desired)
         {
             wantRoutes.Add(p.Subnet);
             var ok = true;
             if (p.Neighbor is { } n)
             {
-                wantNeighbors.Add(n);
+                wantNeighbors.Add(n.Address);
                 ok &= neighbors.Contains(n);
             }
 
@@ -122,12 +128,34 @@ internal static class VxlanPlanner
         }
 
         // A neighbour entry is keyed by address: one with a stale MAC for a wanted address is overwritten by the replace.
-        var wantedNeighborAddresses = wantNeighbors.Select(n => n.Address).ToHashSet();
-        return new VxlanDiff(
-            program,
-            [.. neighbors.Where(n => !wantNeighbors.Contains(n) && !wantedNeighborAddresses.Contains(n.Address))],
-            [.. fdb.Where(f => !wantFdb.Contains(f))],
-            [.. routes.Keys.Where(d => !wantRoutes.Contains(d))]);
+        var deleteNeighbors = new List<NeighborEntry>();
+        foreach (var n in neighbors)
+        {
+            if (!wantNeighbors.Contains(n.Address))
+            {
+                deleteNeighbors.Add(n);
+            }
+        }
+
+        var deleteFdb = new List<FdbEntry>();
+        foreach (var f in fdb)
+        {
+            if (!wantFdb.Contains(f))
+            {
+                deleteFdb.Add(f);
+            }
+        }
+
+        var deleteRoutes = new List<IPNetwork>();
+        foreach (var d in routes.Keys)
+        {
+            if (!wantRoutes.Contains(d))
+            {
+                deleteRoutes.Add(d);
+            }
+        }
+
+        return new VxlanDiff(program, deleteNeighbors, deleteFdb, deleteRoutes);
     }
 
     private static bool RouteMatches(ObservedRoute actual, PeerRoute want) =>

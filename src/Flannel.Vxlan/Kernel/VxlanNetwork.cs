@@ -28,6 +28,7 @@ internal sealed class VxlanNetwork : INetwork
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _healSignal = new(0, 1);
     private volatile string? _healReason;
+    private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
     private int _reconciles;
 
@@ -131,6 +132,7 @@ internal sealed class VxlanNetwork : INetwork
                     {
                         await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
+                        _firstSync.TrySetResult();
                     }
                     else
                     {
@@ -612,10 +614,23 @@ internal sealed class VxlanNetwork : INetwork
 
     private async Task KernelWatchAsync(CancellationToken cancellationToken)
     {
+        // Listen only once the first snapshot is programmed: while a subscriber exists the kernel builds a
+        // notification for every entry we add (~10% of a 5,000-peer convergence). The reconcile requested on
+        // (re)subscription covers anything removed before the watch was in place.
+        try
+        {
+            await _firstSync.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                RequestHeal("kernel watch (re)started");
                 var groups = RtnetlinkGroups.Link | RtnetlinkGroups.Neighbor | RtnetlinkGroups.IPv4Route | RtnetlinkGroups.IPv6Route;
                 await foreach (var e in _rtnl.WatchAsync(groups, cancellationToken).ConfigureAwait(false))
                 {
@@ -632,7 +647,6 @@ internal sealed class VxlanNetwork : INetwork
             catch (Exception ex)
             {
                 Log.WatchFailed(_logger, ex);
-                RequestHeal("kernel watch restarted");
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -683,10 +697,27 @@ internal sealed class VxlanNetwork : INetwork
 
         public WatchView View { get; private set; } = new([], [], []);
 
-        public void PublishView() => View = new WatchView(
-            [.. Programmed.Keys],
-            [.. Programmed.Values.Where(p => p.Neighbor is not null).Select(p => p.Neighbor!.Value.Address)],
-            [.. Programmed.Values.Where(p => p.Fdb is not null).Select(p => p.Fdb!.Value.Mac)]);
+        public void PublishView()
+        {
+            var routes = new HashSet<IPNetwork>(Programmed.Count);
+            var neighbors = new HashSet<IPAddress>(Programmed.Count);
+            var fdb = new HashSet<PhysicalAddress>(Programmed.Count);
+            foreach (var (subnet, plan) in Programmed)
+            {
+                routes.Add(subnet);
+                if (plan.Neighbor is { } n)
+                {
+                    neighbors.Add(n.Address);
+                }
+
+                if (plan.Fdb is { } f)
+                {
+                    fdb.Add(f.Mac);
+                }
+            }
+
+            View = new WatchView(routes, neighbors, fdb);
+        }
     }
 
     private sealed record WatchView(HashSet<IPNetwork> Routes, HashSet<IPAddress> Neighbors, HashSet<PhysicalAddress> Fdb);

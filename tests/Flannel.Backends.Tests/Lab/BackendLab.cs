@@ -14,8 +14,11 @@ internal sealed class BackendLab : IAsyncDisposable
     private readonly Func<IBackendFactory> _factory;
     private readonly List<Agent> _agents = [];
 
-    private BackendLab(SimulatedHosts hosts, NetworkConfig config, Func<IBackendFactory> factory, InMemoryLeaseRegistry registry)
+    private readonly TimeProvider _leaseTime;
+
+    private BackendLab(SimulatedHosts hosts, NetworkConfig config, Func<IBackendFactory> factory, InMemoryLeaseRegistry registry, TimeProvider leaseTime)
     {
+        _leaseTime = leaseTime;
         Hosts = hosts;
         Config = config;
         _factory = factory;
@@ -30,13 +33,15 @@ internal sealed class BackendLab : IAsyncDisposable
 
     public IReadOnlyList<Agent> Agents => _agents;
 
-    public static BackendLab Create(string netConf, Func<IBackendFactory> factory, SimulatedHostsOptions? hosts = null)
+    /// <param name="leaseTime">The clock of the lease store (a FakeTimeProvider lets a test expire leases).</param>
+    public static BackendLab Create(string netConf, Func<IBackendFactory> factory, SimulatedHostsOptions? hosts = null, TimeProvider? leaseTime = null)
     {
+        leaseTime ??= TimeProvider.System;
         var config = NetworkConfig.Parse(netConf);
         var lab = SimulatedHosts.Create(hosts);
         try
         {
-            return new BackendLab(lab, config, factory, new InMemoryLeaseRegistry(config));
+            return new BackendLab(lab, config, factory, new InMemoryLeaseRegistry(config, leaseTime), leaseTime);
         }
         catch
         {
@@ -59,7 +64,7 @@ internal sealed class BackendLab : IAsyncDisposable
 
     public async Task<Agent> StartAsync(SimulatedHost host, IBackendFactory? factory = null, IPAddress? publicIP = null)
     {
-        var manager = new LeaseManager(Registry, new LeaseManagerOptions { Ttl = TimeSpan.FromMinutes(10) });
+        var manager = new LeaseManager(Registry, new LeaseManagerOptions { Ttl = TimeSpan.FromMinutes(10), TimeProvider = _leaseTime });
         var context = new BackendContext
         {
             SubnetManager = manager,
