@@ -55,6 +55,7 @@ internal sealed class LabUp
             StartDaemons();
             await WaitReadyAsync(ct).ConfigureAwait(false);
             await BuildPodsAsync(ct).ConfigureAwait(false);
+            await WaitForPeersAsync(ct).ConfigureAwait(false);
             var pings = _o.Backend == "alloc" ? [] : await PingAllAsync(ct).ConfigureAwait(false);
             report = new LabReport(_o.Backend, _hosts, pings, total.Elapsed, _o.Keep ? _o.Directory : null);
             ok = report.Check(out var problems);
@@ -275,10 +276,51 @@ internal sealed class LabUp
             await podNl.Addresses.AddAsync(new AddressSpec(podSide.Index, podIP, subnet.PrefixLength), ct).ConfigureAwait(false);
             await podNl.Links.SetUpAsync(podSide.Index, ct).ConfigureAwait(false);
             await podNl.Routes.AddAsync(new RouteSpec(new IPNetwork(IPAddress.Any, 0)) { Gateway = gateway }, ct).ConfigureAwait(false);
-            _hosts[i] = h with { Subnet = subnet.ToString(), Mtu = env.Mtu, PodIP = podIP, Peers = await CountPeersAsync(hostNl, subnet, ct).ConfigureAwait(false) };
+            _hosts[i] = h with { Subnet = subnet.ToString(), Mtu = env.Mtu, PodIP = podIP };
         }
 
         _progress.Done();
+    }
+
+    /// <summary>
+    /// A daemon is ready once its own lease, rules and subnet.env are in place; the peers that joined after it
+    /// arrive through the lease watch a moment later. Waits (bounded) until every host has routes to the other
+    /// N-1 subnets; what is still missing after the bound is reported by the check.
+    /// </summary>
+    private async Task WaitForPeersAsync(CancellationToken ct)
+    {
+        if (_o.Backend is "udp" or "alloc")
+        {
+            return;
+        }
+
+        _progress.Begin($"waiting for every host to program its {_hosts.Count - 1} peers");
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            for (var i = 0; i < _hosts.Count; i++)
+            {
+                using var hostNs = NetworkNamespace.OpenByName(_hosts[i].Name);
+                await using var nl = await RtnetlinkClient.OpenAsync(new RtnetlinkClientOptions { Namespace = hostNs }, ct).ConfigureAwait(false);
+                _hosts[i] = _hosts[i] with { Peers = await CountPeersAsync(nl, IPNetwork.Parse(_hosts[i].Subnet!), ct).ConfigureAwait(false) };
+            }
+
+            var programmed = _hosts.Count(h => h.Peers == _hosts.Count - 1);
+            _progress.Update($"{programmed}/{_hosts.Count} hosts complete");
+            if (programmed == _hosts.Count)
+            {
+                _progress.Done();
+                return;
+            }
+
+            if (sw.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                _progress.Fail($"{_hosts.Count - programmed} hosts incomplete after 20 s");
+                return;
+            }
+
+            await Task.Delay(100, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
