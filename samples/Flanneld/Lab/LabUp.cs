@@ -360,7 +360,7 @@ internal sealed class LabUp
             var from = _hosts[p.From];
             var to = _hosts[p.To];
             using var pinger = LabPinger.Open(Path.Combine(LabNative.NetnsDirectory, PodName(p.From + 1)));
-            pinger.WaitForReply(to.PodIP!, TimeSpan.FromSeconds(5));
+            pinger.WaitForReply(to.PodIP!, TimeSpan.FromSeconds(10));
             var result = pinger.Measure(from.Name, to.Name, to.PodIP!, _o.PingCount, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
             _progress.Update($"{Interlocked.Increment(ref done)}/{pairs.Count} pairs");
             return result;
