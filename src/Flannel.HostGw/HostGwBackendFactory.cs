@@ -12,7 +12,7 @@ namespace Flannel.HostGw;
 /// await network.RunAsync(ct);
 /// </code>
 /// </example>
-public sealed class HostGwBackendFactory : IBackendFactory
+public sealed partial class HostGwBackendFactory : IBackendFactory
 {
     private readonly HostGwOptions _options;
     private readonly Func<BackendContext, HostGwOptions, IRouteTable> _tableFactory;

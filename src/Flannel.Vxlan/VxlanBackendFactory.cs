@@ -15,7 +15,7 @@ namespace Flannel.Vxlan;
 /// await network.RunAsync(ct);
 /// </code>
 /// </example>
-public sealed class VxlanBackendFactory : IBackendFactory
+public sealed partial class VxlanBackendFactory : IBackendFactory
 {
     private readonly VxlanBackendOptions _options;
 

@@ -144,6 +144,7 @@ public sealed class FlannelNode : IAsyncDisposable
             };
 
             _claim = ClaimResources(factory, config, context);
+            await CleanUpPreviousBackendAsync(config, previous, context, cancellationToken).ConfigureAwait(false);
             INetwork network;
             try
             {
@@ -419,6 +420,34 @@ public sealed class FlannelNode : IAsyncDisposable
 
                 await Task.Delay(_options.ConfigRetryInterval, _services.TimeProvider, ct).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// With <see cref="FlannelNodeOptions.AllowBackendChange"/>, removes what the previously recorded backend left
+    /// (subnet.env's type, else this node's lease in the store) so that its data path cannot outlive the switch.
+    /// </summary>
+    private async Task CleanUpPreviousBackendAsync(NetworkConfig config, SubnetEnvironment? previous, BackendContext context, CancellationToken ct)
+    {
+        if (!_options.AllowBackendChange)
+        {
+            return;
+        }
+
+        var before = previous?.BackendType ?? default;
+        if (before.IsEmpty && context.Interface.PublicIP is { } ip)
+        {
+            var leases = await _services.SubnetManager.ListLeasesAsync(ct).ConfigureAwait(false);
+            if (leases.Leases.FirstOrDefault(l => ip.Equals(l.Attributes.PublicIP))?.Attributes.BackendType is { Length: > 0 } type)
+            {
+                before = new BackendType(type);
+            }
+        }
+
+        if (!before.IsEmpty && before != config.BackendType && _backends.TryGetFactory(before, out var old) && old is IBackendCleanup cleanup)
+        {
+            NodeLog.CleaningPreviousBackend(_logger, before);
+            await cleanup.CleanupAsync(context, ct).ConfigureAwait(false);
         }
     }
 

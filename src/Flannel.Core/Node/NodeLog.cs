@@ -48,4 +48,7 @@ internal static partial class NodeLog
 
     [LoggerMessage(EventId = 7014, Level = LogLevel.Warning, Message = "Watching peers failed; retrying")]
     public static partial void PeerWatchFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 7015, Level = LogLevel.Information, Message = "Backend changed: removing what backend {Previous} left on this node")]
+    public static partial void CleaningPreviousBackend(ILogger logger, BackendType previous);
 }
