@@ -287,6 +287,29 @@ public sealed class DaemonTests : IDisposable
         Assert.True(b.HasLink("flannel.1"));
     }
 
+    [PrivilegedFact]
+    public async Task A_failure_after_start_exits_1_never_0()
+    {
+        using var lab = SimulatedHosts.Create(new SimulatedHostsOptions { HostsPerSubnet = [1] });
+        var node = new DaemonNode(lab.Hosts[0], _work, Datastore, NetConf("vxlan"));
+        using var p = node.Start();
+        await p.WaitReadyAsync();
+        var own = Subnet(node.SubnetEnv("FLANNEL_SUBNET"));
+
+        // Another host takes over this node's subnet in the store: the node cannot keep running on it.
+        using (var registry = new SqliteLeaseRegistry(new SqliteLeaseRegistryOptions { Path = Datastore }))
+        {
+            var lease = (await registry.ListAsync(CancellationToken.None)).Leases.Single(l => l.Subnet == own);
+            var stolen = IPAddress.Parse("198.18.0.99");
+            await registry.UpdateAsync(lease with { Attributes = lease.Attributes with { PublicIP = stolen } }, TimeSpan.FromHours(1), CancellationToken.None);
+        }
+
+        Assert.Equal(1, p.WaitForExit(Exit));
+        var line = Assert.Single(ErrorLines(p.Output));
+        Assert.Contains("198.18.0.99", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", p.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Unknown_flag_exits_2_with_one_line()
     {

@@ -14,7 +14,11 @@ bin=$1 store=$2 peers=$3 runs=${4:-5}
 ns=fln-perf-$$
 work=$(mktemp -d /tmp/fln-perf-XXXX)
 port=$((20000 + $$ % 20000))
-cleanup() { [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  if [[ -n ${pid:-} ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
@@ -41,7 +45,7 @@ for r in $(seq 1 "$runs"); do
       ready=$(( ($(now) - t0) / 1000000 ))
     fi
     if [[ -n $ready && -z $routes ]]; then
-      n=$(ip -n "$ns" route show dev flannel.1 2>/dev/null | wc -l)
+      n=$( (ip -n "$ns" route show dev flannel.1 2>/dev/null || true) | wc -l)
       if (( n >= peers )); then routes=$(( ($(now) - t0) / 1000000 )); fi
     fi
     [[ -n $ready && -n $routes ]] && break
