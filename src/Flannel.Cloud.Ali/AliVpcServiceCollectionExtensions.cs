@@ -9,12 +9,13 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class AliVpcServiceCollectionExtensions
 {
     /// <summary>Adds the ali-vpc backend factory (<see cref="IBackendFactory"/> of type <c>ali-vpc</c>); calling it twice adds it once.</summary>
-    /// <param name="services">The services.</param>
+    /// <param name="builder">The builder from <c>services.AddFlannel()</c>.</param>
     /// <param name="configure">Optional configuration of the host-side options (endpoints, timing, credential fallback).</param>
-    /// <returns>The services, for chaining.</returns>
-    public static IServiceCollection AddAliVpcBackend(this IServiceCollection services, Action<AliVpcBackendOptions>? configure = null)
+    /// <returns>The builder, for chaining.</returns>
+    public static IFlannelBuilder AddAliVpcBackend(this IFlannelBuilder builder, Action<AliVpcBackendOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
         services.AddOptions<AliVpcBackendOptions>();
         if (configure is not null)
         {
@@ -23,6 +24,6 @@ public static class AliVpcServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IBackendFactory, AliVpcBackendFactory>(
             sp => new AliVpcBackendFactory(sp.GetRequiredService<IOptions<AliVpcBackendOptions>>().Value)));
-        return services;
+        return builder;
     }
 }

@@ -5,6 +5,9 @@ namespace Flannel.Cloud.Aws;
 /// <summary>The aws-vpc fields of net-conf.json's <c>Backend</c> object.</summary>
 internal sealed record AwsVpcBackendConfig(IReadOnlyList<string> RouteTableIds)
 {
+    private static readonly System.Buffers.SearchValues<char> AsciiLettersAndDigits =
+        System.Buffers.SearchValues.Create("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
     public static AwsVpcBackendConfig Parse(JsonElement? backend)
     {
         if (backend is not { ValueKind: JsonValueKind.Object } obj)
@@ -55,7 +58,7 @@ internal sealed record AwsVpcBackendConfig(IReadOnlyList<string> RouteTableIds)
     }
 
     private static string Check(string id, string field) =>
-        id.StartsWith("rtb-", StringComparison.Ordinal) && id.Length > 4 && id.AsSpan(4).IndexOfAnyExceptInRange('0', 'z') < 0
+        id.StartsWith("rtb-", StringComparison.Ordinal) && id.Length > 4 && id.AsSpan(4).ContainsAnyExcept(AsciiLettersAndDigits) == false
             ? id
             : throw new FlannelConfigurationException(field, id, "must be a route table id of the form rtb-<hex>");
 }

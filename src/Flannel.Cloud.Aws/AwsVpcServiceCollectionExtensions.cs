@@ -9,12 +9,13 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class AwsVpcServiceCollectionExtensions
 {
     /// <summary>Adds the aws-vpc backend factory (<see cref="IBackendFactory"/> of type <c>aws-vpc</c>); calling it twice adds it once.</summary>
-    /// <param name="services">The services.</param>
+    /// <param name="builder">The builder from <c>services.AddFlannel()</c>.</param>
     /// <param name="configure">Optional configuration of the host-side options (endpoints, credentials, retries).</param>
-    /// <returns>The services, for chaining.</returns>
-    public static IServiceCollection AddAwsVpcBackend(this IServiceCollection services, Action<AwsVpcBackendOptions>? configure = null)
+    /// <returns>The builder, for chaining.</returns>
+    public static IFlannelBuilder AddAwsVpcBackend(this IFlannelBuilder builder, Action<AwsVpcBackendOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
         services.AddOptions<AwsVpcBackendOptions>();
         if (configure is not null)
         {
@@ -23,6 +24,6 @@ public static class AwsVpcServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IBackendFactory, AwsVpcBackendFactory>(
             sp => new AwsVpcBackendFactory(sp.GetRequiredService<IOptions<AwsVpcBackendOptions>>().Value)));
-        return services;
+        return builder;
     }
 }

@@ -9,12 +9,13 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class GceServiceCollectionExtensions
 {
     /// <summary>Adds the gce backend factory (<see cref="IBackendFactory"/> of type <c>gce</c>); calling it twice adds it once.</summary>
-    /// <param name="services">The services.</param>
+    /// <param name="builder">The builder from <c>services.AddFlannel()</c>.</param>
     /// <param name="configure">Optional configuration of the host-side options (endpoints, token source, polling).</param>
-    /// <returns>The services, for chaining.</returns>
-    public static IServiceCollection AddGceBackend(this IServiceCollection services, Action<GceBackendOptions>? configure = null)
+    /// <returns>The builder, for chaining.</returns>
+    public static IFlannelBuilder AddGceBackend(this IFlannelBuilder builder, Action<GceBackendOptions>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
         services.AddOptions<GceBackendOptions>();
         if (configure is not null)
         {
@@ -23,6 +24,6 @@ public static class GceServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IBackendFactory, GceBackendFactory>(
             sp => new GceBackendFactory(sp.GetRequiredService<IOptions<GceBackendOptions>>().Value)));
-        return services;
+        return builder;
     }
 }

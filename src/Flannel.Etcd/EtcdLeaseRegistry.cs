@@ -8,7 +8,6 @@ using System.Threading.Channels;
 using dotnet_etcd;
 using dotnet_etcd.interfaces;
 using Etcdserverpb;
-using Flannel.Stores;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -109,13 +108,13 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     /// <param name="subnet">The IPv4 subnet.</param>
     /// <param name="ipv6Subnet">The IPv6 subnet, if any.</param>
     /// <returns>The key.</returns>
-    public string LeaseKey(IPNetwork subnet, IPNetwork? ipv6Subnet = null) => _prefix + SubnetsDir + InterimSubnetKey.Format(subnet, ipv6Subnet);
+    public string LeaseKey(IPNetwork subnet, IPNetwork? ipv6Subnet = null) => _prefix + SubnetsDir + SubnetKey.Format(subnet, ipv6Subnet);
 
     /// <inheritdoc />
     public async ValueTask<NetworkConfig?> GetNetworkConfigAsync(CancellationToken cancellationToken)
     {
         var resp = await Call("get config", ConfigKey, (h, d, ct) => _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFromUtf8(ConfigKey) }, h, d, ct), cancellationToken).ConfigureAwait(false);
-        return resp.Kvs.Count == 0 ? null : InterimNetworkConfig.Parse(resp.Kvs[0].Value.ToStringUtf8());
+        return resp.Kvs.Count == 0 ? null : NetworkConfig.Parse(resp.Kvs[0].Value.Span);
     }
 
     /// <summary>Writes the network configuration to <c>&lt;prefix&gt;/config</c> (what <c>etcdctl put</c> does for flanneld).</summary>
@@ -126,8 +125,18 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     public async ValueTask SetNetworkConfigAsync(string json, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(json);
-        _ = InterimNetworkConfig.Parse(json);
+        _ = NetworkConfig.Parse(json);
         await Call("put config", ConfigKey, (h, d, ct) => _kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(ConfigKey), Value = ByteString.CopyFromUtf8(json) }, h, d, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the network configuration to <c>&lt;prefix&gt;/config</c> as net-conf.json.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when etcd stored it.</returns>
+    public ValueTask SetNetworkConfigAsync(NetworkConfig config, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return SetNetworkConfigAsync(config.ToJson(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -161,7 +170,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         ArgumentNullException.ThrowIfNull(lease);
         var key = LeaseKeyOf(lease);
         var keyBytes = ByteString.CopyFromUtf8(key);
-        var value = ByteString.CopyFrom(InterimLeaseJson.ToJson(lease.Attributes));
+        var value = ByteString.CopyFrom(lease.Attributes.ToUtf8Json());
         var (leaseId, expiration) = ttl is { } t ? await GrantAsync(t, key, cancellationToken).ConfigureAwait(false) : (0L, (DateTimeOffset?)null);
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = keyBytes, Target = Compare.Types.CompareTarget.Version, Result = Compare.Types.CompareResult.Equal, Version = 0 });
@@ -195,7 +204,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         PutResponse resp;
         try
         {
-            var put = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(InterimLeaseJson.ToJson(lease.Attributes)), Lease = leaseId, PrevKv = true };
+            var put = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(lease.Attributes.ToUtf8Json()), Lease = leaseId, PrevKv = true };
             resp = await Call("update", key, (h, d, ct) => _kv.PutAsync(put, h, d, ct), cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -215,7 +224,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     /// <inheritdoc />
     public async ValueTask<bool> DeleteAsync(IPNetwork? subnet, IPNetwork? ipv6Subnet, CancellationToken cancellationToken)
     {
-        var key = _prefix + SubnetsDir + InterimSubnetKey.Format(subnet, ipv6Subnet);
+        var key = _prefix + SubnetsDir + SubnetKey.Format(subnet ?? throw new ArgumentException("flannel's lease key needs an IPv4 subnet", nameof(subnet)), ipv6Subnet);
         var resp = await Call("delete", key, (h, d, ct) => _kv.DeleteRangeAsync(new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(key), PrevKv = true }, h, d, ct), cancellationToken).ConfigureAwait(false);
         foreach (var prev in resp.PrevKvs)
         {
@@ -307,6 +316,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            writer.TryComplete(ex); // not a store outage: surface it to the consumer instead of ending silently
+        }
         finally
         {
             writer.TryComplete();
@@ -351,7 +364,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
             if (resp.Events.Count == 0)
             {
-                continue; // progress notification
+                // A progress notification: etcd sends it only when this watcher has every event up to the header
+                // revision, so a reconnect may resume there (and need not re-list after an unrelated compaction).
+                rev = Math.Max(rev, resp.Header.Revision);
+                continue;
             }
 
             var events = await DecodeEventsAsync(resp.Events, ct).ConfigureAwait(false);
@@ -446,7 +462,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         if (missing.Count > 0)
         {
             var found = new ConcurrentDictionary<long, DateTimeOffset>();
-            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (id, ct) =>
+            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancellationToken }, async (id, ct) =>
             {
                 var resp = await Call("ttl", id.ToString(System.Globalization.CultureInfo.InvariantCulture), (h, d, c) => _leases.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = id }, h, d, c), ct).ConfigureAwait(false);
                 var at = _time.GetUtcNow();
@@ -518,9 +534,14 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         attrs = new LeaseAttributes();
         ipv6Subnet = null;
         var suffix = key.StartsWith(_prefix + SubnetsDir, StringComparison.Ordinal) ? key[(_prefix.Length + SubnetsDir.Length)..] : key;
-        if (!InterimSubnetKey.TryParse(suffix, out subnet, out ipv6Subnet, out var keyError))
+        subnet = default;
+        try
         {
-            Log.SkippingKey(_logger, key, "not a subnet key: " + keyError);
+            (subnet, ipv6Subnet) = SubnetKey.Parse(suffix);
+        }
+        catch (LeaseFormatException ex)
+        {
+            Log.SkippingKey(_logger, key, ex.Message);
             return false;
         }
 
@@ -531,10 +552,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
         try
         {
-            attrs = InterimLeaseJson.Parse(kv.Value.Span);
+            attrs = LeaseAttributes.Parse(kv.Value.Span);
             return true;
         }
-        catch (FormatException ex)
+        catch (LeaseFormatException ex)
         {
             Log.SkippingKey(_logger, key, ex.Message);
             if (removal)
@@ -547,7 +568,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
-    private string LeaseKeyOf(Lease lease) => _prefix + SubnetsDir + InterimSubnetKey.Format(lease.Subnet, lease.IPv6Subnet);
+    private string LeaseKeyOf(Lease lease) => _prefix + SubnetsDir + SubnetKey.FromLease(lease);
 
     // ---------------------------------------------------------------- calls, auth, channel
 

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Flannel.Etcd;
 
 /// <summary>Options of <see cref="EtcdLeaseRegistry"/>: where etcd is, how to authenticate, and flannel's key prefix.</summary>
@@ -41,4 +43,15 @@ public sealed record EtcdLeaseRegistryOptions
 
     /// <summary>Longest delay between watch reconnection attempts. Default 5 s.</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    // The generated ToString must not print the password (options end up in logs).
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("Endpoints = [").Append(string.Join(", ", Endpoints)).Append("], Prefix = ").Append(Prefix)
+            .Append(", CaFile = ").Append(CaFile).Append(", CertFile = ").Append(CertFile).Append(", KeyFile = ").Append(KeyFile)
+            .Append(", Username = ").Append(Username).Append(", Password = ").Append(Password is null ? string.Empty : "***")
+            .Append(", RequestTimeout = ").Append(RequestTimeout).Append(", DialTimeout = ").Append(DialTimeout)
+            .Append(", ReconnectMinDelay = ").Append(ReconnectMinDelay).Append(", ReconnectMaxDelay = ").Append(ReconnectMaxDelay);
+        return true;
+    }
 }

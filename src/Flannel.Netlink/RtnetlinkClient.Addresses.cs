@@ -34,20 +34,20 @@ public sealed class RtnetlinkAddresses
     /// <param name="spec">The address.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask ReplaceAsync(AddressSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask ReplaceAsync(AddressSpec spec, CancellationToken cancellationToken = default)
     {
         Validate(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWADDR, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, AddressCodec.Encode, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWADDR, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, AddressCodec.Encode, false, cancellationToken));
     }
 
     /// <summary>Adds the address; fails with <see cref="Errno.EEXIST"/> when present.</summary>
     /// <param name="spec">The address.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask AddAsync(AddressSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask AddAsync(AddressSpec spec, CancellationToken cancellationToken = default)
     {
         Validate(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWADDR, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, AddressCodec.Encode, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWADDR, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, AddressCodec.Encode, false, cancellationToken));
     }
 
     /// <summary>Removes the address.</summary>

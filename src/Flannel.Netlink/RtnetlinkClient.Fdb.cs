@@ -32,30 +32,30 @@ public sealed class RtnetlinkFdb
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask ReplaceAsync(FdbSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask ReplaceAsync(FdbSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, NeighborCodec.EncodeFdb, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, NeighborCodec.EncodeFdb, false, cancellationToken));
     }
 
     /// <summary>Adds the entry; fails with <see cref="Errno.EEXIST"/> when the MAC is present (NLM_F_CREATE|NLM_F_EXCL).</summary>
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask AddAsync(FdbSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask AddAsync(FdbSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, NeighborCodec.EncodeFdb, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, NeighborCodec.EncodeFdb, false, cancellationToken));
     }
 
     /// <summary>Appends a destination to the MAC's list (NLM_F_CREATE|NLM_F_APPEND), e.g. to the all-zeros flood entry.</summary>
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask AppendAsync(FdbSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask AppendAsync(FdbSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_APPEND, spec, NeighborCodec.EncodeFdb, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_APPEND, spec, NeighborCodec.EncodeFdb, false, cancellationToken));
     }
 
     /// <summary>Deletes the MAC's entry for the spec's destination.</summary>

@@ -150,10 +150,10 @@ public sealed class RtnetlinkLinks
     /// <param name="target">The namespace to move it to.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask MoveToNamespaceAsync(int index, NetworkNamespace target, CancellationToken cancellationToken = default)
+    public ValueTask MoveToNamespaceAsync(int index, NetworkNamespace target, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        await _client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, (bool?)null, (int?)null, (PhysicalAddress?)null, (NetworkNamespace?)target), LinkCodec.EncodeSet, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, (bool?)null, (int?)null, (PhysicalAddress?)null, (NetworkNamespace?)target), LinkCodec.EncodeSet, false, cancellationToken));
     }
 
     /// <summary>Changes several settings in one request; null leaves a setting alone.</summary>
@@ -163,10 +163,10 @@ public sealed class RtnetlinkLinks
     /// <param name="macAddress">The link-layer address, or null.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask SetAsync(int index, bool? up, int? mtu, PhysicalAddress? macAddress, CancellationToken cancellationToken = default)
+    public ValueTask SetAsync(int index, bool? up, int? mtu, PhysicalAddress? macAddress, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(index);
-        await _client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, up, mtu, macAddress, (NetworkNamespace?)null), LinkCodec.EncodeSet, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, up, mtu, macAddress, (NetworkNamespace?)null), LinkCodec.EncodeSet, false, cancellationToken));
     }
 
     /// <summary>Deletes a link (a veth deletes its peer too).</summary>

@@ -27,20 +27,20 @@ public sealed class RtnetlinkNeighbors
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask ReplaceAsync(NeighborSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask ReplaceAsync(NeighborSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, NeighborCodec.EncodeNew, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, NeighborCodec.EncodeNew, false, cancellationToken));
     }
 
     /// <summary>Adds the entry; fails with <see cref="Errno.EEXIST"/> when present.</summary>
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask AddAsync(NeighborSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask AddAsync(NeighborSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, NeighborCodec.EncodeNew, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWNEIGH, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, NeighborCodec.EncodeNew, false, cancellationToken));
     }
 
     /// <summary>Deletes the entry for an address on an interface.</summary>

@@ -52,20 +52,20 @@ public sealed class RtnetlinkRoutes
     /// <param name="spec">The route.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask ReplaceAsync(RouteSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask ReplaceAsync(RouteSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWROUTE, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, RouteCodec.EncodeNew, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWROUTE, Nl.NLM_F_CREATE | Nl.NLM_F_REPLACE, spec, RouteCodec.EncodeNew, false, cancellationToken));
     }
 
     /// <summary>Adds the route; fails with <see cref="Errno.EEXIST"/> when one to the same destination exists (NLM_F_CREATE|NLM_F_EXCL).</summary>
     /// <param name="spec">The route.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task.</returns>
-    public async ValueTask AddAsync(RouteSpec spec, CancellationToken cancellationToken = default)
+    public ValueTask AddAsync(RouteSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        await _client.RequestAckAsync(Nl.RTM_NEWROUTE, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, RouteCodec.EncodeNew, false, cancellationToken).ConfigureAwait(false);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWROUTE, Nl.NLM_F_CREATE | Nl.NLM_F_EXCL, spec, RouteCodec.EncodeNew, false, cancellationToken));
     }
 
     /// <summary>

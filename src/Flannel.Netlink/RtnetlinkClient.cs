@@ -143,15 +143,77 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
 
     internal byte[] ReceiveBuffer => _receive;
 
-    /// <summary>Sends one request with NLM_F_ACK and waits for its ack. Returns false when <paramref name="missingIsFalse"/> and the object did not exist.</summary>
-    internal async ValueTask<bool> RequestAckAsync<T>(ushort type, ushort flags, T state, Encoder<T> encode, bool missingIsFalse, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one request with NLM_F_ACK and waits for its ack. Returns false when <paramref name="missingIsFalse"/> and the
+    /// object did not exist. Fast path: the kernel handles an rtnetlink request inside send(), so the ack is normally
+    /// queued when send() returns and the whole call completes synchronously, without a state machine or allocation.
+    /// </summary>
+    internal ValueTask<bool> RequestAckAsync<T>(ushort type, ushort flags, T state, Encoder<T> encode, bool missingIsFalse, CancellationToken cancellationToken)
     {
-        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_gate.Wait(0, CancellationToken.None))
+        {
+            return RequestAckSlowAsync(type, flags, state, encode, missingIsFalse, cancellationToken);
+        }
+
+        var release = true;
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var seq = NextSequences(1);
             var len = Encode(type, (ushort)(flags | Nl.NLM_F_REQUEST | Nl.NLM_F_ACK), seq, state, encode);
+            var n = _socket.SendAndTryReceive(_send.AsSpan(0, len), _receive);
+            while (true)
+            {
+                if (n < 0)
+                {
+                    release = false; // handed over to the continuation
+                    return ContinueAckAsync(seq, type, missingIsFalse, cancellationToken);
+                }
+
+                var r = ScanAck(_receive.AsSpan(0, n), seq, type, missingIsFalse);
+                if (r != 0)
+                {
+                    return new ValueTask<bool>(r > 0);
+                }
+
+                n = _socket.TryReceive(_receive);
+            }
+        }
+        finally
+        {
+            if (release)
+            {
+                Exit();
+            }
+        }
+    }
+
+    private async ValueTask<bool> RequestAckSlowAsync<T>(ushort type, ushort flags, T state, Encoder<T> encode, bool missingIsFalse, CancellationToken cancellationToken)
+    {
+        await EnterAsync(cancellationToken).ConfigureAwait(false);
+        uint seq;
+        try
+        {
+            seq = NextSequences(1);
+            var len = Encode(type, (ushort)(flags | Nl.NLM_F_REQUEST | Nl.NLM_F_ACK), seq, state, encode);
             _socket.Send(_send.AsSpan(0, len));
+        }
+        catch
+        {
+            Exit();
+            throw;
+        }
+
+        return await ContinueAckAsync(seq, type, missingIsFalse, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Receives until the ack of <paramref name="seq"/>; releases the gate at the end.</summary>
+    private async ValueTask<bool> ContinueAckAsync(uint seq, ushort type, bool missingIsFalse, CancellationToken cancellationToken)
+    {
+        try
+        {
             while (true)
             {
                 var n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
@@ -167,6 +229,10 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
             Exit();
         }
     }
+
+    /// <summary>Turns a request's ValueTask&lt;bool&gt; into a ValueTask without allocating when it already completed.</summary>
+    internal static ValueTask Void(ValueTask<bool> pending) =>
+        pending.IsCompletedSuccessfully ? default : new ValueTask(pending.AsTask());
 
     /// <summary>Sends a get request (no dump) and decodes the single reply; returns default when the kernel says the object is missing.</summary>
     internal async ValueTask<TItem?> GetAsync<TState, TItem>(ushort type, TState state, Encoder<TState> encode, Decoder<TItem> decode, Errno[] missing, CancellationToken cancellationToken)
@@ -313,7 +379,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         return false;
     }
 
-    private static bool ScanDump<TItem>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, Decoder<TItem> decode, List<TItem> items, ref bool interrupted)
+    internal static bool ScanDump<TItem>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, Decoder<TItem> decode, List<TItem> items, ref bool interrupted)
     {
         var reader = new NetlinkMessageReader(datagram);
         while (reader.TryRead(out var m))

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text;
-using Flannel.Stores;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -82,7 +81,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             cmd.CommandText = "SELECT value FROM config WHERE id = 1";
             return cmd.ExecuteScalar() as string;
         }, cancellationToken).ConfigureAwait(false);
-        return json is null ? null : InterimNetworkConfig.Parse(json);
+        return json is null ? null : NetworkConfig.Parse(json);
     }
 
     /// <summary>
@@ -96,7 +95,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     public async ValueTask SetNetworkConfigAsync(string json, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(json);
-        _ = InterimNetworkConfig.Parse(json);
+        _ = NetworkConfig.Parse(json);
         var rev = await Write((conn, tx, now) =>
         {
             using var cmd = Command(conn, tx, "INSERT INTO config(id, value) VALUES (1, @v) ON CONFLICT(id) DO UPDATE SET value = excluded.value");
@@ -105,6 +104,16 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             return ReadRevision(conn, tx);
         }, cancellationToken).ConfigureAwait(false);
         Log.ConfigStored(_logger, _options.Path, rev);
+    }
+
+    /// <summary>Stores the network configuration (written as net-conf.json).</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the configuration is stored.</returns>
+    public ValueTask SetNetworkConfigAsync(NetworkConfig config, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return SetNetworkConfigAsync(config.ToJson(), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -118,8 +127,8 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     public ValueTask<Lease?> CreateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        var key = InterimSubnetKey.Format(lease.Subnet, lease.IPv6Subnet);
-        var value = InterimLeaseJson.ToJsonString(lease.Attributes);
+        var key = SubnetKey.FromLease(lease).ToString();
+        var value = lease.Attributes.ToJson();
         return Write<Lease?>((conn, tx, now) =>
         {
             using (var check = Command(conn, tx, "SELECT 1 FROM leases WHERE key = @k OR subnet4 = @s4 OR subnet6 = @s6 LIMIT 1"))
@@ -155,8 +164,8 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     public async ValueTask<Lease> UpdateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        var key = InterimSubnetKey.Format(lease.Subnet, lease.IPv6Subnet);
-        var value = InterimLeaseJson.ToJsonString(lease.Attributes);
+        var key = SubnetKey.FromLease(lease).ToString();
+        var value = lease.Attributes.ToJson();
         try
         {
             return await Write((conn, tx, now) =>
@@ -190,7 +199,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     /// <inheritdoc />
     public ValueTask<bool> DeleteAsync(IPNetwork? subnet, IPNetwork? ipv6Subnet, CancellationToken cancellationToken)
     {
-        var key = InterimSubnetKey.Format(subnet, ipv6Subnet);
+        var key = SubnetKey.Format(subnet ?? throw new ArgumentException("flannel's lease key needs an IPv4 subnet", nameof(subnet)), ipv6Subnet);
         return Write((conn, tx, now) =>
         {
             string? value;
@@ -360,18 +369,24 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)
     {
         lease = null!;
-        if (!InterimSubnetKey.TryParse(key, out var subnet, out var v6, out var keyError))
+        SubnetKey subnetKey;
+        try
         {
-            Log.SkippingRecord(_logger, key, "not a subnet key: " + keyError);
+            subnetKey = SubnetKey.Parse(key);
+        }
+        catch (LeaseFormatException ex)
+        {
+            Log.SkippingRecord(_logger, key, ex.Message);
             return false;
         }
 
+        var (subnet, v6) = (subnetKey.Subnet, subnetKey.IPv6Subnet);
         LeaseAttributes attrs;
         try
         {
-            attrs = value is null ? new LeaseAttributes() : InterimLeaseJson.Parse(Encoding.UTF8.GetBytes(value));
+            attrs = value is null ? new LeaseAttributes() : LeaseAttributes.Parse(Encoding.UTF8.GetBytes(value));
         }
-        catch (FormatException ex)
+        catch (LeaseFormatException ex)
         {
             if (!removal)
             {

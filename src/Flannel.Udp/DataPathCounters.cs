@@ -21,6 +21,9 @@ internal sealed class DataPathCounters
     /// <summary>ICMP net-unreachable replies written to the TUN.</summary>
     public long IcmpSent;
 
+    /// <summary>Frames read from the TUN (a TSO super-packet is one frame).</summary>
+    public long TunReads;
+
     /// <summary>Frames written to the TUN (a coalesced super-packet is one frame).</summary>
     public long TunWrites;
 
@@ -39,6 +42,7 @@ internal sealed class DataPathCounters
         {
             $"egress={Volatile.Read(ref EgressPackets)}",
             $"ingress={Volatile.Read(ref IngressPackets)}",
+            $"tun_reads={Volatile.Read(ref TunReads)}",
             $"tun_writes={Volatile.Read(ref TunWrites)}",
             $"icmp={Volatile.Read(ref IcmpSent)}",
         };

@@ -66,7 +66,7 @@ internal sealed class UdpBackend : IBackend
             var t = TunDevice.Open(_options.DeviceName, _options.Offloads);
             try
             {
-                InterfaceConfig.Configure(t.Name, tunAddress, mtu, network);
+                InterfaceConfig.AcceptLocal(t.Name);
                 var s = UdpTunnelSocket.Open(local, conf.Port, _options.Offloads, _options.SocketBufferSize);
                 return (t, s);
             }
@@ -76,6 +76,16 @@ internal sealed class UdpBackend : IBackend
                 throw;
             }
         });
+        try
+        {
+            await InterfaceConfig.ConfigureAsync(_context.NetworkNamespacePath, tun.Name, tunAddress, mtu, network, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            tun.Dispose();
+            throw;
+        }
 
         var dataPath = new UdpDataPath(tun, socket, new DataPathOptions { TunAddress = PeerRoute.ToHost(tunAddress) }, _logger);
         Log.DataPathStarted(_logger, tun.Name, tunAddress, mtu, tun.VnetHeader, socket.LocalEndPoint, socket.Gso, socket.Gro);

@@ -12,7 +12,7 @@ namespace Flannel.Udp;
 /// await network.RunAsync(ct);
 /// </code>
 /// </example>
-public sealed class UdpBackendFactory : IBackendFactory
+public sealed class UdpBackendFactory : IBackendFactory, IBackendResources
 {
     private readonly UdpBackendOptions _options;
 
@@ -33,5 +33,24 @@ public sealed class UdpBackendFactory : IBackendFactory
         }
 
         return new UdpBackend(context, _options);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The UDP socket (<c>udp:ADDRESS:PORT</c>, the interface address and <c>Port</c>) and, when the device name is
+    /// fixed rather than a <c>%d</c> template, the TUN device (<c>link:NAME</c>).
+    /// </remarks>
+    public IReadOnlyList<string> GetResources(NetworkConfig config, BackendContext context)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(context);
+        var port = UdpNetConf.Parse(config.Backend).Port;
+        var keys = new List<string> { $"udp:{context.Interface.Address?.ToString() ?? "0.0.0.0"}:{port}" };
+        if (!_options.DeviceName.Contains("%d", StringComparison.Ordinal))
+        {
+            keys.Add("link:" + _options.DeviceName);
+        }
+
+        return keys;
     }
 }

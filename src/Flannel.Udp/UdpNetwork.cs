@@ -42,18 +42,11 @@ internal sealed class UdpNetwork : INetwork
     {
         try
         {
-            await foreach (var step in _context.SubnetManager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
+            // Core's watcher gives cache semantics: the first batch is every peer, resyncs arrive as diffs, our own
+            // lease is filtered out, and renewals are not re-emitted.
+            await foreach (var batch in LeaseWatcher.WatchPeersAsync(_context.SubnetManager, Lease, cancellationToken).ConfigureAwait(false))
             {
-                if (step.Snapshot is { } snapshot)
-                {
-                    _routes.Clear();
-                    foreach (var l in snapshot)
-                    {
-                        Apply(LeaseEventKind.Added, l);
-                    }
-                }
-
-                foreach (var e in step.Events)
+                foreach (var e in batch)
                 {
                     Apply(e.Kind, e.Lease);
                 }

@@ -2,7 +2,7 @@ using Flannel.TestKit;
 
 namespace Flannel.Core.Tests;
 
-public sealed class InMemoryRouteTableTests : RouteTableContract
+public sealed class InMemoryRouteTableTests : KernelStyleRouteTableContract
 {
     protected override Task<IRouteTable> CreateAsync() => Task.FromResult<IRouteTable>(new InMemoryRouteTable());
 }

@@ -149,3 +149,78 @@ public sealed class EtcdFaultTests
         Assert.Equal(IPAddress.Parse("198.18.0.9"), watcher.State.Values.Single().Attributes.PublicIP);
     }
 }
+
+/// <summary>etcd with authentication enabled (a dedicated server, since auth changes it for every client).</summary>
+public sealed class EtcdAuthTests
+{
+    [Fact]
+    public async Task Username_and_password_authenticate_and_a_wrong_password_is_a_clear_error()
+    {
+        await using var server = await EtcdServer.StartAsync();
+        using (var http = new HttpClient())
+        {
+            foreach (var (path, body) in new[]
+            {
+                ("/v3/auth/role/add", """{"name":"root"}"""),
+                ("/v3/auth/user/add", """{"name":"root","password":"rootpw"}"""),
+                ("/v3/auth/user/grant", """{"user":"root","role":"root"}"""),
+                ("/v3/auth/enable", "{}"),
+            })
+            {
+                using var resp = await http.PostAsync(server.Endpoint + path, new StringContent(body), TestContext.Current.CancellationToken);
+                Assert.True(resp.IsSuccessStatusCode, $"{path}: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)}");
+            }
+        }
+
+        using var good = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], Username = "root", Password = "rootpw" });
+        Assert.NotNull(await good.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout()));
+        Assert.Single((await good.ListAsync(L.Timeout())).Leases);
+
+        using var bad = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], Username = "root", Password = "wrong" });
+        var ex = await Assert.ThrowsAnyAsync<FlannelException>(() => bad.ListAsync(L.Timeout()).AsTask());
+        Assert.Contains("authentication as root failed", ex.Message, StringComparison.Ordinal);
+        Assert.False(ex.IsTransient);
+
+        using var anonymous = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint] });
+        var ex2 = await Assert.ThrowsAnyAsync<FlannelException>(() => anonymous.ListAsync(L.Timeout()).AsTask());
+        Assert.Contains("etcd list", ex2.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>etcd serving TLS only, with client certificates required.</summary>
+public sealed class EtcdTlsTests
+{
+    [Fact]
+    public async Task Tls_with_a_client_certificate_works_and_a_missing_one_is_rejected()
+    {
+        var dir = Directory.CreateTempSubdirectory("fln-tls-").FullName;
+        try
+        {
+            var tls = EtcdTlsFiles.Create(dir);
+            await using var server = await EtcdServer.StartAsync(tls);
+            Assert.StartsWith("https://", server.Endpoint, StringComparison.Ordinal);
+
+            using var r = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = tls.CaFile, CertFile = tls.ClientCertFile, KeyFile = tls.ClientKeyFile });
+            Assert.NotNull(await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout()));
+            var start = await r.ListAsync(L.Timeout());
+            Assert.Single(start.Leases);
+            await using (var w = new WatchRecorder(r, start))
+            {
+                await r.CreateAsync(L.Make("10.5.2.0/24", "198.18.0.2"), TimeSpan.FromHours(1), L.Timeout());
+                await w.WaitUntil(x => x.State.Count == 2, "the event over TLS");
+            }
+
+            Assert.NotNull(await server.GetRawAsync("/coreos.com/network/subnets/10.5.2.0-24"));
+
+            using var noCert = new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = tls.CaFile, RequestTimeout = TimeSpan.FromSeconds(3) });
+            await Assert.ThrowsAnyAsync<FlannelException>(() => noCert.ListAsync(L.Timeout()).AsTask());
+
+            var missing = Assert.Throws<FlannelConfigurationException>(() => new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = Path.Combine(dir, "nope.pem") }));
+            Assert.Contains("nope.pem", missing.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -236,6 +236,14 @@ public sealed class EtcdRegistryTests(EtcdFixture etcd) : RegistryContractTests,
     }
 
     [Fact]
+    public void Options_never_print_the_password()
+    {
+        var text = new EtcdLeaseRegistryOptions { Username = "flannel", Password = "s3cret" }.ToString();
+        Assert.Contains("flannel", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Injected_client_is_used()
     {
         using var client = new dotnet_etcd.EtcdClient(Server.Endpoint);

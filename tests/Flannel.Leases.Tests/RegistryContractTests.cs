@@ -221,29 +221,45 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Concurrent_creators_never_share_a_subnet()
+    public async Task Concurrent_acquisitions_never_share_a_subnet()
     {
+        // ConcurrentPool subnets (10.6.1.0 .. 10.6.<pool>.0), ConcurrentAgents nodes acquiring at once, each with its own manager.
+        await SetConfigAsync($$$"""{"Network":"10.6.0.0/16","SubnetMax":"10.6.{{{ConcurrentPool}}}.0","Backend":{"Type":"host-gw"}}""");
         var r = await OpenAsync();
-        var pool = Flannel.Leases.Bench.MiniAllocator.Pool(6, ConcurrentPool);
-        var results = await Task.WhenAll(Enumerable.Range(0, ConcurrentAgents).Select(i => Task.Run(async () =>
+        var leases = await Task.WhenAll(Enumerable.Range(0, ConcurrentAgents).Select(i => Task.Run(async () =>
+            (await Flannel.Leases.Bench.Agent.AcquireAsync(new LeaseManager(r), new LeaseRequest(Attrs(i)), L.Timeout(120))).Lease)));
+
+        Assert.Equal(ConcurrentAgents, leases.Select(l => l.Subnet).Distinct().Count());
+        var stored = (await r.ListAsync(L.Timeout())).Leases;
+        Assert.Equal(leases.Select(Describe).Order(), stored.Select(Describe).Order());
+    }
+
+    [Fact]
+    public async Task Exhaustion_under_contention_gives_out_of_subnets_and_nothing_else()
+    {
+        await SetConfigAsync("""{"Network":"10.6.0.0/16","SubnetMax":"10.6.15.0","Backend":{"Type":"host-gw"}}""");
+        var r = await OpenAsync();
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
         {
             try
             {
-                return (Lease?)await Flannel.Leases.Bench.MiniAllocator.AcquireAsync(r, pool, new IPAddress([198, 18, (byte)(i >> 8), (byte)i]), TimeSpan.FromHours(1), L.Timeout(120));
+                return (object)(await Flannel.Leases.Bench.Agent.AcquireAsync(new LeaseManager(r), new LeaseRequest(Attrs(i)), L.Timeout(120))).Lease;
             }
-            catch (FlannelException ex) when (ex.Message == "out of subnets")
+            catch (SubnetExhaustedException ex)
             {
-                return null;
+                return ex;
             }
         })));
 
-        var won = results.Where(x => x is not null).Select(x => x!).ToList();
-        Assert.Equal(Math.Min(ConcurrentAgents, ConcurrentPool), won.Count);
-        Assert.Equal(won.Count, won.Select(l => l.Subnet).Distinct().Count());
-        var stored = (await r.ListAsync(L.Timeout())).Leases;
-        Assert.Equal(won.Count, stored.Count);
-        Assert.Equal(won.Select(Describe).Order(), stored.Select(Describe).Order());
+        var won = outcomes.OfType<Lease>().ToList();
+        Assert.Equal(15, won.Count);
+        Assert.Equal(15, won.Select(l => l.Subnet).Distinct().Count());
+        var errors = outcomes.OfType<SubnetExhaustedException>().ToList();
+        Assert.Equal(5, errors.Count);
+        Assert.All(errors, e => Assert.Contains("out of subnets", e.Message, StringComparison.Ordinal));
     }
+
+    private static LeaseAttributes Attrs(int i) => new() { PublicIP = new IPAddress([198, 18, (byte)(i >> 8), (byte)i]), BackendType = "host-gw" };
 
     protected static string Describe(Lease l) => $"{l.Subnet}&{l.IPv6Subnet} {l.Attributes.PublicIP} {l.Attributes.BackendType}";
 

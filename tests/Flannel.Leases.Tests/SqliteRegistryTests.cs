@@ -179,9 +179,9 @@ public sealed class SqliteRegistryTests : RegistryContractTests
     [Fact]
     public async Task Agents_in_several_processes_never_share_a_subnet()
     {
-        // 5 processes x 10 agents = 50 agents acquiring at once from one file; 45 subnets, so 5 must get "out of subnets".
-        _ = await Open().ListAsync(L.Timeout());
-        var procs = Enumerable.Range(0, 5).Select(p => StartBench("agent-sqlite", DbPath, "10", (p * 10 + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "45")).ToList();
+        // 5 processes x 10 agents = 50 agents acquiring at once from one file; 45 subnets, so exactly 5 run out.
+        await Open().SetNetworkConfigAsync("""{"Network":"10.7.0.0/16","SubnetMax":"10.7.45.0","Backend":{"Type":"host-gw"}}""", L.Timeout());
+        var procs = Enumerable.Range(0, 5).Select(p => StartBench("agent-sqlite", DbPath, "10", (p * 10 + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
         var lines = new List<string>();
         foreach (var p in procs)
         {
@@ -197,7 +197,8 @@ public sealed class SqliteRegistryTests : RegistryContractTests
         Assert.Equal(45, ok.Count);
         Assert.Equal(45, ok.Distinct().Count());
         Assert.Equal(5, failed.Count);
-        Assert.All(failed, l => Assert.EndsWith("out of subnets", l, StringComparison.Ordinal));
+        Assert.All(failed, l => Assert.Contains("SubnetExhaustedException", l, StringComparison.Ordinal));
+        Assert.All(failed, l => Assert.Contains("out of subnets", l, StringComparison.Ordinal));
         var stored = (await Open().ListAsync(L.Timeout())).Leases.Select(l => $"{l.Subnet}").Order().ToList();
         Assert.Equal(ok.Order().ToList(), stored);
     }
@@ -214,7 +215,16 @@ public sealed class SqliteRegistryTests : RegistryContractTests
                 Assert.Equal("READY", await p.StandardOutput.ReadLineAsync(L.Timeout(60)));
             }
 
-            await Task.Delay(300 + Random.Shared.Next(300), TestContext.Current.CancellationToken);
+            // Let them write (at least 20 more revisions, however loaded the machine is), then kill at a random moment.
+            var target = ReadRevision() + 20;
+            var waited = Stopwatch.StartNew();
+            while (ReadRevision() < target)
+            {
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(90), $"the churn processes wrote {ReadRevision() - target + 20} of 20 revisions in 90 s; exited: {string.Join(", ", procs.Where(p => p.HasExited).Select(p => p.ExitCode))}");
+                await Task.Delay(20, TestContext.Current.CancellationToken);
+            }
+
+            await Task.Delay(Random.Shared.Next(100), TestContext.Current.CancellationToken);
             foreach (var p in procs)
             {
                 p.Kill(); // SIGKILL, wherever it is in its transaction
@@ -241,7 +251,18 @@ public sealed class SqliteRegistryTests : RegistryContractTests
         await using var w = new WatchRecorder(r, new LeaseSnapshot([], 0));
         await w.WaitUntil(x => x.Revision == snap.Revision, "the replay");
         Assert.Equal(snap.Leases.Select(Describe).Order(), w.State.Values.Select(Describe).Order());
-        Assert.True(snap.Revision > 10);
+        Assert.True(snap.Revision >= 60, $"only {snap.Revision} revisions were written");
+    }
+
+    private long ReadRevision()
+    {
+        using var conn = new SqliteConnection($"Data Source={DbPath};Pooling=False;Mode=ReadOnly");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "PRAGMA busy_timeout = 5000";
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = "SELECT revision FROM state";
+        return (long)cmd.ExecuteScalar()!;
     }
 
     private static Process StartBench(params string[] args)

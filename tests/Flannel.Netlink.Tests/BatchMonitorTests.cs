@@ -144,4 +144,44 @@ public class BatchMonitorTests
 
         Assert.Fail("no event after the resync");
     }
+
+    [PrivilegedFact]
+    public async Task MonitorReportsNeighbourAndFdbChangesMadeByIproute2()
+    {
+        await using var s = NetnsScope.Create("monnb");
+        s.Underlay();
+        s.Ns.Ip("link", "add", "flannel.1", "type", "vxlan", "id", "1", "dev", "eth0", "dstport", "8472", "nolearning");
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(TimeSpan.FromSeconds(20));
+        await using var e = s.Client.WatchAsync(RtnetlinkGroups.Neighbor | RtnetlinkGroups.Link | RtnetlinkGroups.IPv4Address, cts.Token).GetAsyncEnumerator(cts.Token);
+        var next = e.MoveNextAsync();
+        s.Ns.Ip("neigh", "add", "198.18.0.7", "lladdr", "02:a0:00:00:00:07", "dev", "eth0", "nud", "permanent");
+        Shell.Check("bridge", "-n", s.Ns.Name, "fdb", "add", "02:a0:00:00:00:08", "dev", "flannel.1", "dst", "198.18.0.8", "self", "permanent");
+        s.Ns.Ip("addr", "add", "10.244.5.0/32", "dev", "flannel.1");
+        bool neigh = false, fdb = false, addr = false;
+        while (!(neigh && fdb && addr) && await next)
+        {
+            switch (e.Current)
+            {
+                case NeighborEvent { Change: RtnetlinkChange.Added } n when n.Neighbor.Address.Equals(IPAddress.Parse("198.18.0.7")):
+                    Assert.Equal(NeighborState.Permanent, n.Neighbor.State);
+                    neigh = true;
+                    break;
+                case FdbEvent { Change: RtnetlinkChange.Added } f when IPAddress.Parse("198.18.0.8").Equals(f.Entry.Destination):
+                    Assert.Equal(PhysicalAddress.Parse("02-a0-00-00-00-08"), f.Entry.LinkAddress);
+                    fdb = true;
+                    break;
+                case AddressEvent { Change: RtnetlinkChange.Added } a when a.Address.Address.Equals(IPAddress.Parse("10.244.5.0")):
+                    addr = true;
+                    break;
+            }
+
+            if (!(neigh && fdb && addr))
+            {
+                next = e.MoveNextAsync(); // (no MoveNext may be pending when the enumerator is disposed)
+            }
+        }
+
+        Assert.True(neigh && fdb && addr, $"neigh {neigh} fdb {fdb} addr {addr}");
+    }
 }

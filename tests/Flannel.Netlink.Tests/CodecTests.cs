@@ -230,3 +230,40 @@ public class CodecTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+public class DumpTests
+{
+    private static byte[] Dump(ushort flags, bool done)
+    {
+        var b = new byte[1024];
+        var w = new NetlinkWriter(b);
+        var s = w.BeginMessage(Nl.RTM_NEWROUTE, (ushort)(Nl.NLM_F_MULTI | flags), 3);
+        RouteCodec.EncodeNew(ref w, new RouteSpec(System.Net.IPNetwork.Parse("10.1.0.0/16")) { Device = 2 });
+        w.EndMessage(s);
+        if (done)
+        {
+            s = w.BeginMessage(Nl.NLMSG_DONE, Nl.NLM_F_MULTI, 3);
+            w.WriteStruct(0);
+            w.EndMessage(s);
+        }
+
+        return b[..w.Position];
+    }
+
+    [Fact]
+    public void InterruptedDumpIsFlaggedForRetryAndDoneEndsIt()
+    {
+        var items = new List<Route>();
+        var interrupted = false;
+        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: false), 3, Nl.RTM_GETROUTE, RouteCodec.TryDecode, items, ref interrupted));
+        Assert.False(interrupted);
+        Assert.True(RtnetlinkClient.ScanDump(Dump(Nl.NLM_F_DUMP_INTR, done: true), 3, Nl.RTM_GETROUTE, RouteCodec.TryDecode, items, ref interrupted));
+        Assert.True(interrupted);
+        Assert.Equal(2, items.Count);
+        // messages of another (stale) request are ignored
+        var other = new List<Route>();
+        var i2 = false;
+        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: true), 4, Nl.RTM_GETROUTE, RouteCodec.TryDecode, other, ref i2));
+        Assert.Empty(other);
+    }
+}

@@ -10,7 +10,7 @@ namespace Flannel.Netlink.Tests;
 /// (198.18.0.1/15, fd18::1/64) carries the gateways and flannel.1 (vxlan, up) the on-link routes.
 /// </summary>
 [Trait("Category", "Privileged")]
-public sealed class KernelRouteTableContractTests : RouteTableContract, IAsyncDisposable
+public sealed class KernelRouteTableContractTests : KernelStyleRouteTableContract, IAsyncDisposable
 {
     private NetnsScope? _scope;
     private KernelRouteTable? _table;

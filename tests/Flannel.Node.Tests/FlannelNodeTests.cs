@@ -214,14 +214,43 @@ public sealed class FlannelNodeTests
     }
 
     [Fact]
+    public async Task ADuplicateResourceIsRejectedBeforeTheBackendRuns()
+    {
+        var (manager, registry) = Store();
+        var claims = new NodeResourceClaims();
+        var backend = new RecordingBackendFactory();
+        NetworkConfig WithVni(int vni) => Fixtures.Config() with { Backend = System.Text.Json.JsonDocument.Parse($"{{\"Type\":\"recording\",\"VNI\":{vni}}}").RootElement };
+        FlannelNode Node(string name, string ip, int vni) => new(
+            Fixtures.Options(ip, name) with { NetworkConfig = WithVni(vni) },
+            new FlannelNodeServices { SubnetManager = manager, Backends = [backend], Claims = claims });
+
+        await using var first = Node("one", "198.18.0.1", 1);
+        await using var second = Node("two", "198.18.0.2", 2);
+        await using var duplicate = Node("three", "198.18.0.3", 1);
+        await first.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+        await second.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+
+        var ex = await Assert.ThrowsAsync<FlannelConfigurationException>(() => duplicate.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("link:rec.1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("\"one\"", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(2, backend.RegisterCalls);
+        Assert.Equal(2, (await registry.ListAsync(TestContext.Current.CancellationToken)).Leases.Count);
+
+        // A stopped node releases its claims: the same VNI can be started again in the process.
+        await first.StopAsync(TestContext.Current.CancellationToken);
+        await using var again = Node("one-again", "198.18.0.1", 1);
+        await again.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+        Assert.Equal(first.CurrentLease!.Subnet, again.CurrentLease!.Subnet);
+    }
+
+    [Fact]
     public async Task EventStreamEndsWhenTheNodeStops()
     {
         var (manager, _) = Store();
         await using var node = new FlannelNode(Fixtures.Options("198.18.0.1"), new FlannelNodeServices { SubnetManager = manager, Backends = [new RecordingBackendFactory()] });
         var seen = new List<NodeEvent>();
-        var reader = Task.Run(async () => { await foreach (var e in node.WatchEventsAsync(TestContext.Current.CancellationToken)) { seen.Add(e); } });
-        await Until(() => true);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var events = node.WatchEventsAsync(TestContext.Current.CancellationToken);
+        var reader = Task.Run(async () => { await foreach (var e in events) { seen.Add(e); } });
         await node.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
         await node.StopAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
 

@@ -7,8 +7,14 @@ namespace Flannel.Node.Tests;
 /// A custom backend defined in the test assembly, as a host would write one: it acquires a lease, follows peer
 /// leases through the subnet manager and records what it saw.
 /// </summary>
-internal sealed class RecordingBackendFactory(string type = "recording") : IBackendFactory
+internal sealed class RecordingBackendFactory(string type = "recording") : IBackendFactory, IBackendResources
 {
+    public int RegisterCalls;
+
+    /// <summary>What this backend says it would hold: one "device" named after the VNI option.</summary>
+    public IReadOnlyList<string> GetResources(NetworkConfig config, BackendContext context) =>
+        config.Backend is { } b && b.TryGetProperty("VNI", out var vni) ? [$"link:rec.{vni.GetInt32()}"] : [];
+
     public BackendType Type { get; } = new(type);
 
     public ConcurrentQueue<LeaseEvent> PeerEvents { get; } = new();
@@ -27,6 +33,7 @@ internal sealed class RecordingBackendFactory(string type = "recording") : IBack
     {
         public async ValueTask<INetwork> RegisterNetworkAsync(NetworkConfig config, CancellationToken cancellationToken)
         {
+            Interlocked.Increment(ref owner.RegisterCalls);
             var lease = await context.SubnetManager.AcquireLeaseAsync(
                 new LeaseRequest(new LeaseAttributes { PublicIP = context.Interface.PublicIP, BackendType = owner.Type.Value })
                 {

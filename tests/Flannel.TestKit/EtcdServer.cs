@@ -21,21 +21,39 @@ namespace Flannel.TestKit;
 /// </remarks>
 public sealed class EtcdServer : IAsyncDisposable
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient Http;
     private readonly string _binary;
+    private readonly EtcdTlsFiles? _tls;
     private Process? _process;
     private readonly StringBuilder _output = new();
 
-    private EtcdServer(string binary, string dataDir, int clientPort, int peerPort)
+    private EtcdServer(string binary, string dataDir, int clientPort, int peerPort, EtcdTlsFiles? tls)
     {
         _binary = binary;
+        _tls = tls;
+        var handler = new SocketsHttpHandler();
+        if (tls is not null)
+        {
+            var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(tls.CaFile);
+            handler.SslOptions.ClientCertificates = [System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ClientCertFile, tls.ClientKeyFile)];
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, chain, _) =>
+            {
+                using var c = new System.Security.Cryptography.X509Certificates.X509Chain();
+                c.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                c.ChainPolicy.CustomTrustStore.Add(ca);
+                c.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return cert is not null && c.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(cert));
+            };
+        }
+
+        Http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
         DataDirectory = dataDir;
         ClientPort = clientPort;
         PeerPort = peerPort;
     }
 
     /// <summary>The client endpoint, for example <c>http://127.0.0.1:40123</c>.</summary>
-    public string Endpoint => $"http://127.0.0.1:{ClientPort.ToString(CultureInfo.InvariantCulture)}";
+    public string Endpoint => $"{(_tls is null ? "http" : "https")}://127.0.0.1:{ClientPort.ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The client port.</summary>
     public int ClientPort { get; }
@@ -59,8 +77,9 @@ public sealed class EtcdServer : IAsyncDisposable
     }
 
     /// <summary>Starts a fresh etcd and waits until it is healthy; skips (or fails in strict mode) when etcd is not installed.</summary>
+    /// <param name="tls">When given, etcd serves clients over HTTPS only and requires a client certificate signed by the CA.</param>
     /// <returns>The running server.</returns>
-    public static async Task<EtcdServer> StartAsync()
+    public static async Task<EtcdServer> StartAsync(EtcdTlsFiles? tls = null)
     {
         var binary = FindBinary();
         if (binary is null)
@@ -81,7 +100,17 @@ public sealed class EtcdServer : IAsyncDisposable
             peer = FreePort();
         }
 
-        var server = new EtcdServer(binary!, dir, client, peer);
+        EtcdServer server;
+        try
+        {
+            server = new EtcdServer(binary!, dir, client, peer, tls);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+
         try
         {
             await server.RestartAsync().ConfigureAwait(false);
@@ -128,6 +157,14 @@ public sealed class EtcdServer : IAsyncDisposable
         })
         {
             psi.ArgumentList.Add(a);
+        }
+
+        if (_tls is not null)
+        {
+            foreach (var a in new[] { "--cert-file", _tls.ServerCertFile, "--key-file", _tls.ServerKeyFile, "--trusted-ca-file", _tls.CaFile, "--client-cert-auth" })
+            {
+                psi.ArgumentList.Add(a);
+            }
         }
 
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {_binary}");
@@ -299,6 +336,7 @@ public sealed class EtcdServer : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Stop();
+        Http.Dispose();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
@@ -350,6 +388,58 @@ public sealed class EtcdServer : IAsyncDisposable
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>PEM files for an etcd that serves TLS and requires client certificates.</summary>
+/// <param name="CaFile">The CA certificate.</param>
+/// <param name="ServerCertFile">etcd's certificate (SAN IP 127.0.0.1).</param>
+/// <param name="ServerKeyFile">etcd's key.</param>
+/// <param name="ClientCertFile">A client certificate signed by the CA.</param>
+/// <param name="ClientKeyFile">Its key.</param>
+public sealed record EtcdTlsFiles(string CaFile, string ServerCertFile, string ServerKeyFile, string ClientCertFile, string ClientKeyFile)
+{
+    /// <summary>Creates a throw-away CA, a server certificate for 127.0.0.1 and a client certificate in <paramref name="directory"/>.</summary>
+    /// <param name="directory">Where to write the PEM files.</param>
+    /// <returns>The file paths.</returns>
+    public static EtcdTlsFiles Create(string directory)
+    {
+        using var caKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var caReq = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=fln-test-ca", caKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        caReq.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        caReq.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign | System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.CrlSign, true));
+        using var ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(30));
+
+        string Issue(string name, bool server)
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=" + name, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+            san.AddIpAddress(IPAddress.Loopback);
+            san.AddDnsName("localhost");
+            req.CertificateExtensions.Add(san.Build());
+            req.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension(
+                server
+                    ? [new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"), new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")] // etcd's gateway dials etcd with the server certificate
+                    : [new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")],
+                false));
+            using var cert = req.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7), System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+            var certFile = System.IO.Path.Combine(directory, name + ".pem");
+            File.WriteAllText(certFile, cert.ExportCertificatePem());
+            File.WriteAllText(System.IO.Path.Combine(directory, name + "-key.pem"), key.ExportPkcs8PrivateKeyPem());
+            return certFile;
+        }
+
+        var caFile = System.IO.Path.Combine(directory, "ca.pem");
+        File.WriteAllText(caFile, ca.ExportCertificatePem());
+        Issue("server", server: true);
+        Issue("client", server: false);
+        return new EtcdTlsFiles(
+            caFile,
+            System.IO.Path.Combine(directory, "server.pem"),
+            System.IO.Path.Combine(directory, "server-key.pem"),
+            System.IO.Path.Combine(directory, "client.pem"),
+            System.IO.Path.Combine(directory, "client-key.pem"));
     }
 }
 

@@ -2,7 +2,7 @@
 // C forwarder (anchors/c/tunudp.c), so anchors/dp.sh can run both in the same table:
 //
 //   Flannel.Udp.Bench -t TUNNAME [-l LOCAL_IP] [-p PORT] [-b BUDGET] [-s SOCKBUF] -r SUBNET/LEN=PEER_IP [-r ...]
-//                     [--no-offload]
+//                     [--no-offload] [--pipelines]
 //
 // The TUN device must exist in the current namespace (dp.sh creates and configures it) or is created.
 // Counters go to stderr on SIGUSR1, SIGTERM and SIGINT.
@@ -16,7 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 string? tunName = null;
 var local = IPAddress.Any;
 int port = 8285, budget = 64, sockBuf = new UdpBackendOptions().SocketBufferSize; // the backend's default unless -s
-bool offload = true;
+bool offload = true, pipelines = false;
 var routes = new List<(IPNetwork Subnet, IPAddress Peer)>();
 try
 {
@@ -31,6 +31,7 @@ try
             case "-b": budget = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
             case "-s": sockBuf = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
             case "--no-offload": offload = false; break;
+            case "--pipelines": pipelines = true; break;
             case "-r":
                 var spec = Next();
                 int eq = spec.IndexOf('=', StringComparison.Ordinal);
@@ -53,13 +54,13 @@ try
 catch (Exception ex) when (ex is ArgumentException or FormatException)
 {
     Console.Error.WriteLine($"Flannel.Udp.Bench: {ex.Message}");
-    Console.Error.WriteLine("usage: Flannel.Udp.Bench -t TUNNAME [-l LOCAL_IP] [-p PORT] [-b BUDGET] [-s SOCKBUF] -r SUBNET/LEN=PEER_IP [-r ...] [--no-offload]");
+    Console.Error.WriteLine("usage: Flannel.Udp.Bench -t TUNNAME [-l LOCAL_IP] [-p PORT] [-b BUDGET] [-s SOCKBUF] -r SUBNET/LEN=PEER_IP [-r ...] [--no-offload] [--pipelines]");
     return 2;
 }
 
 using var tun = TunDevice.Open(tunName, offload);
 using var socket = UdpTunnelSocket.Open(local, port, offload, sockBuf);
-var dataPath = new UdpDataPath(tun, socket, new DataPathOptions { TunAddress = PeerRoute.ToHost(local), Batch = Math.Max(1, budget) }, NullLogger.Instance);
+var dataPath = new UdpDataPath(tun, socket, new DataPathOptions { TunAddress = PeerRoute.ToHost(local), Batch = Math.Max(1, budget), Pipelines = pipelines }, NullLogger.Instance);
 dataPath.UpdatePeers(PeerTable.Create(routes.Select(r => PeerRoute.Create(r.Subnet, r.Peer, (ushort)port))));
 Console.Error.WriteLine($"Flannel.Udp.Bench: {tun.Name} vnet_hdr={tun.VnetHeader} socket {socket.LocalEndPoint} gso={socket.Gso} gro={socket.Gro} routes={routes.Count}");
 dataPath.Start();

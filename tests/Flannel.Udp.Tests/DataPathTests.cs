@@ -112,8 +112,16 @@ public sealed class DataPathTests
 
             // Bulk TCP: our TSO-split segments must be plain packets the C peer writes as-is, and its packets must
             // survive our coalescing.
+            var counters = fast.DataPath.Counters;
+            long outPackets = counters.EgressPackets, reads = counters.TunReads;
             await Lab.TcpTransferAsync(fast, c, 8 << 20, TimeSpan.FromSeconds(60));
+            long inPackets = counters.IngressPackets, writes = counters.TunWrites;
             await Lab.TcpTransferAsync(c, fast, 8 << 20, TimeSpan.FromSeconds(60));
+
+            // The levers were really exercised: TSO super-packets were split on the way out and segments merged on the way in.
+            Assert.True(fast.DataPath.GsoActive);
+            Assert.True(counters.EgressPackets - outPackets > 2 * (counters.TunReads - reads), counters.ToString());
+            Assert.True(counters.IngressPackets - inPackets > 2 * (counters.TunWrites - writes), counters.ToString());
             await Lab.TcpTransferAsync(plain, c, 2 << 20, TimeSpan.FromSeconds(60));
             await Lab.TcpTransferAsync(c, plain, 2 << 20, TimeSpan.FromSeconds(60));
         }

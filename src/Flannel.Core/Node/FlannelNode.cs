@@ -31,6 +31,7 @@ public sealed class FlannelNode : IAsyncDisposable
     private NetworkConfig? _config;
     private ExternalInterface? _interface;
     private CancellationTokenSource _leaseChanged = new();
+    private IDisposable? _claim;
     private NodeState _state = NodeState.Created;
 
     /// <summary>Creates a node; nothing is touched until <see cref="StartAsync"/>.</summary>
@@ -142,6 +143,7 @@ public sealed class FlannelNode : IAsyncDisposable
                 MeterFactory = _services.MeterFactory,
             };
 
+            _claim = ClaimResources(factory, config, context);
             INetwork network;
             try
             {
@@ -333,14 +335,27 @@ public sealed class FlannelNode : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The events.</returns>
-    public async IAsyncEnumerable<NodeEvent> WatchEventsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<NodeEvent> WatchEventsAsync(CancellationToken cancellationToken = default)
     {
+        // Subscribe now, not when enumeration starts, so that "from now on" means from this call.
         var channel = Channel.CreateUnbounded<NodeEvent>(new UnboundedChannelOptions { SingleReader = true });
         lock (_gate)
         {
-            _subscribers.Add(channel);
+            if (_state is NodeState.Stopped or NodeState.Faulted or NodeState.TornDown)
+            {
+                channel.Writer.TryComplete();
+            }
+            else
+            {
+                _subscribers.Add(channel);
+            }
         }
 
+        return ReadEventsAsync(channel, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<NodeEvent> ReadEventsAsync(Channel<NodeEvent> channel, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
             while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -405,6 +420,28 @@ public sealed class FlannelNode : IAsyncDisposable
                 await Task.Delay(_options.ConfigRetryInterval, _services.TimeProvider, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    private IDisposable? ClaimResources(IBackendFactory factory, NetworkConfig config, BackendContext context)
+    {
+        if (_services.Claims is not { } claims)
+        {
+            return null;
+        }
+
+        var scope = "netns:" + (_options.NetworkNamespacePath ?? "(self)") + " ";
+        var keys = new List<string> { "instance:" + _options.InstanceName };
+        if (factory is IBackendResources resources)
+        {
+            keys.AddRange(resources.GetResources(config, context).Select(r => scope + r));
+        }
+
+        if (_services.StateStore is SubnetEnvStateStore file)
+        {
+            keys.Add("file:" + Path.GetFullPath(file.Path));
+        }
+
+        return claims.Claim(_options.InstanceName, keys);
     }
 
     private async Task RunAsync(INetwork network, CancellationToken ct)
@@ -692,6 +729,7 @@ public sealed class FlannelNode : IAsyncDisposable
         Raise(NodeEventKind.StateChanged, CurrentLease, error);
         if (state is NodeState.Stopped or NodeState.Faulted or NodeState.TornDown)
         {
+            Interlocked.Exchange(ref _claim, null)?.Dispose();
             lock (_gate)
             {
                 foreach (var s in _subscribers)

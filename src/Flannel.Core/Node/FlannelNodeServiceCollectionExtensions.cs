@@ -26,6 +26,7 @@ public static class FlannelNodeServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
+        builder.Services.TryAddSingleton<NodeResourceClaims>();
         builder.Services.TryAddSingleton(sp =>
         {
             var resolver = sp.GetService<IInterfaceResolver>();
@@ -41,6 +42,7 @@ public static class FlannelNodeServiceCollectionExtensions
                 InterfaceResolver = resolver,
                 StateStore = sp.GetService<ILeaseStateStore>(),
                 TrafficManager = sp.GetService<ITrafficManager>(),
+                Claims = sp.GetService<NodeResourceClaims>(),
                 LoggerFactory = sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
                 TimeProvider = sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 MeterFactory = sp.GetService<IMeterFactory>(),

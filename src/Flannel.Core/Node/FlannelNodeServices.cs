@@ -22,6 +22,12 @@ public sealed record FlannelNodeServices
     /// <summary>Masquerade and forward rules (iptables, nftables, or the host's own); null for none.</summary>
     public Flannel.TrafficRules.ITrafficManager? TrafficManager { get; init; }
 
+    /// <summary>
+    /// Resources held by the nodes of this process; share one instance among nodes to reject collisions (same VNI,
+    /// device, port or subnet file). Null: this node checks only against itself.
+    /// </summary>
+    public NodeResourceClaims? Claims { get; init; }
+
     /// <summary>The logger factory.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

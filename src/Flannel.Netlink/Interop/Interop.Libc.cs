@@ -56,6 +56,12 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     internal static partial nint Recv(SafeHandle fd, byte* buffer, nuint length, int flags);
 
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    internal static partial nint Send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
 

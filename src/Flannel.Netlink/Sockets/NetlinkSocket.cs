@@ -113,6 +113,60 @@ internal sealed class NetlinkSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// The request/ack fast path: sends <paramref name="request"/> and receives one datagram without blocking, with one
+    /// handle reference for both syscalls. Returns the datagram length, or -1 when nothing is queued yet.
+    /// </summary>
+    public unsafe int SendAndTryReceive(ReadOnlySpan<byte> request, Span<byte> buffer)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)_handle.DangerousGetHandle();
+            fixed (byte* s = request)
+            fixed (byte* r = buffer)
+            {
+                while (Libc.Send(fd, s, (nuint)request.Length, 0) < 0)
+                {
+                    var e = LastErrno();
+                    if (e != Errno.EINTR)
+                    {
+                        throw new NetlinkException("send", e);
+                    }
+                }
+
+                while (true)
+                {
+                    var n = Libc.Recv(fd, r, (nuint)buffer.Length, Libc.MSG_DONTWAIT | Libc.MSG_TRUNC);
+                    if (n >= 0)
+                    {
+                        return n <= buffer.Length ? (int)n
+                            : throw new NetlinkProtocolException($"netlink datagram of {n} bytes truncated to the {buffer.Length}-byte receive buffer");
+                    }
+
+                    var e = LastErrno();
+                    if (e == Errno.EAGAIN)
+                    {
+                        return -1;
+                    }
+
+                    if (e != Errno.EINTR)
+                    {
+                        throw new NetlinkException("recv", e);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Receives one datagram without blocking; returns -1 when nothing is queued.</summary>
     public unsafe int TryReceive(Span<byte> buffer)
     {

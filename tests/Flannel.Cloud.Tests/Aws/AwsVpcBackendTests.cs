@@ -293,9 +293,10 @@ public sealed class AwsVpcBackendTests
     public void AddAwsVpcBackend_registers_one_factory_of_type_aws_vpc()
     {
         var services = new ServiceCollection();
-        services.AddAwsVpcBackend().AddAwsVpcBackend(o => o.ThrottleAttempts = 2);
+        services.AddFlannel().AddAwsVpcBackend().AddAwsVpcBackend(o => o.ThrottleAttempts = 2);
         using var provider = services.BuildServiceProvider();
         var factory = Assert.Single(provider.GetServices<IBackendFactory>());
         Assert.Equal(BackendType.AwsVpc, factory.Type);
+        Assert.IsType<Flannel.Cloud.Aws.AwsVpcBackendFactory>(provider.GetRequiredService<BackendRegistry>().GetFactory(BackendType.AwsVpc));
     }
 }

@@ -343,6 +343,13 @@ public sealed class FakeImds
         ["instance-id"] = "i-0123456789abcdef0",
         ["placement/region"] = "us-west-2",
         ["placement/availability-zone"] = "us-west-2-lax-1a",
+        ["iam/security-credentials/"] = "flannel-node-role",
+        ["iam/security-credentials"] = "flannel-node-role",
+        ["iam/security-credentials/flannel-node-role"] = """
+            {"Code":"Success","LastUpdated":"2026-11-26T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAROLEKEYFLANNEL01",
+             "SecretAccessKey":"roleSecret/NeverLogThis/0123456789abcdef","Token":"IQoJroleSessionTokenNeverLogThis==","Expiration":"2099-01-01T00:00:00Z"}
+            """,
+        ["iam/info"] = """{"Code":"Success","LastUpdated":"2026-11-26T00:00:00Z","InstanceProfileArn":"arn:aws:iam::123456789012:instance-profile/flannel-node-role","InstanceProfileId":"AIPAEXAMPLE"}""",
     };
 
     public FakeResponse Handle(RecordedRequest request)

@@ -246,10 +246,11 @@ public sealed class GceBackendTests
     public void AddGceBackend_registers_one_factory_of_type_gce()
     {
         var services = new ServiceCollection();
-        services.AddGceBackend().AddGceBackend(o => o.OperationMaxPolls = 10);
+        services.AddFlannel().AddGceBackend().AddGceBackend(o => o.OperationMaxPolls = 10);
         using var provider = services.BuildServiceProvider();
         var factory = Assert.Single(provider.GetServices<IBackendFactory>());
         Assert.Equal(BackendType.Gce, factory.Type);
+        Assert.IsType<Flannel.Cloud.Gce.GceBackendFactory>(provider.GetRequiredService<BackendRegistry>().GetFactory(BackendType.Gce));
     }
 
     private sealed class FixedTokenSource(string token) : IGceTokenSource

@@ -59,8 +59,19 @@ public sealed class LoopbackServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A loopback URL nobody listens on (for "unreachable" scenarios).</summary>
-    public static Uri ClosedPortUri() => new($"http://127.0.0.1:{FreePort()}/");
+    private static readonly ConcurrentBag<Socket> HeldPorts = [];
+
+    /// <summary>
+    /// A loopback URL nobody listens on (for "unreachable" scenarios): the port stays bound, without listening, for the
+    /// life of the test process, so connections are refused and no parallel test's server can take it.
+    /// </summary>
+    public static Uri ClosedPortUri()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        HeldPorts.Add(socket);
+        return new($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}/");
+    }
 
     private static int FreePort()
     {
