@@ -106,17 +106,16 @@ internal static partial class Daemon
 
         var flannel = builder.Services.AddFlannel()
             .AddAllocBackend()
+            .AddAwsVpcBackend()
+            .AddGceBackend()
+            .AddAliVpcBackend()
             .AddSubnetFile(s.SubnetFile);
 
-        // Backends: the IFlannelBuilder chain (AddFlannel().AddVxlanBackend()...) is what embedders should get; today
-        // vxlan and host-gw have no DI extension and udp/aws-vpc/gce/ali-vpc extend IServiceCollection, so the
-        // daemon registers what exists (see docs/operations.md).
+        // vxlan and host-gw have no DI extension yet and udp's extends IServiceCollection: registered directly until
+        // they join the IFlannelBuilder chain.
         builder.Services.AddSingleton<IBackendFactory>(new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = s.StateDirectory }));
         builder.Services.AddSingleton<IBackendFactory>(new HostGwBackendFactory());
         builder.Services.AddUdpBackend();
-        builder.Services.AddAwsVpcBackend();
-        builder.Services.AddGceBackend();
-        builder.Services.AddAliVpcBackend();
 
         if (s.IPMasq || s.ForwardRules)
         {
