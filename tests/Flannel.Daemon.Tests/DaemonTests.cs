@@ -175,6 +175,14 @@ public sealed class DaemonTests : IDisposable
         Assert.Contains("ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade", rules, StringComparison.Ordinal);
         Assert.Contains("ip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/16 masquerade", rules, StringComparison.Ordinal);
         Assert.DoesNotContain("FLANNEL-POSTRTG", node.Namespace.Exec("iptables-save", ["-t", "nat"]).Stdout, StringComparison.Ordinal);
+
+        // cleanup removes the nftables tables too.
+        p.Terminate();
+        Assert.Equal(0, p.WaitForExit(Exit));
+        var (code, output) = node.Cleanup("--ip-masq");
+        Assert.True(code == 0, output);
+        Assert.DoesNotContain("flannel", node.Namespace.Exec("nft", ["list", "ruleset"]).Stdout, StringComparison.Ordinal);
+        Assert.False(node.HasLink("flannel.1"));
     }
 
     [PrivilegedFact]
@@ -338,6 +346,19 @@ public sealed class DaemonTests : IDisposable
         var (code, output) = FlanneldProcess.Run([], environment: new Dictionary<string, string> { ["FLANNELD_HEALTHZ_PORT"] = "eighty" });
         Assert.Equal(2, code);
         Assert.Contains("FLANNELD_HEALTHZ_PORT", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Healthz_port_in_use_exits_1_naming_the_flag()
+    {
+        using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var port = ((IPEndPoint)busy.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var (code, output) = FlanneldProcess.Run(["--healthz-ip", "127.0.0.1", "--healthz-port", port, "--net-config-path", Path.Combine(_work, "none.json")]);
+        Assert.Equal(1, code);
+        var line = Assert.Single(ErrorLines(output));
+        Assert.Contains("healthz-port", line, StringComparison.Ordinal);
+        Assert.Contains(port, line, StringComparison.Ordinal);
     }
 
     [Fact]
