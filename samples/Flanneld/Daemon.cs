@@ -12,7 +12,6 @@ using Flannel.Vxlan;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Flanneld;
 
@@ -24,6 +23,7 @@ internal static partial class Daemon
         using var loggerFactory = CreateLoggerFactory(s.Verbosity);
         var log = loggerFactory.CreateLogger("flanneld");
         using var exporter = new PrometheusExporter();
+        using var metrics = new NodeMetrics();
         FlannelNode? node = null;
         await using var health = s.HealthzPort > 0
             ? new HealthServer(s.HealthzIP, s.HealthzPort, () => node?.State == NodeState.Ready, exporter.Render)
@@ -43,9 +43,14 @@ internal static partial class Daemon
         await using var store = await OpenStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
         var config = await GetConfigAsync(store.Manager, log, ct).ConfigureAwait(false);
         WarnWithoutBrNetfilter(config, s, log);
+        if (config.BackendDefaulted)
+        {
+            LogBackendDefaulted(log);
+        }
 
         using var host = BuildHost(s, config, store.Manager, loggerFactory);
         node = host.Services.GetRequiredService<FlannelNode>();
+        metrics.Attach(node);
         try
         {
             await host.RunAsync(ct).ConfigureAwait(false);
@@ -96,17 +101,21 @@ internal static partial class Daemon
         builder.Services.AddSystemd();
         builder.Services.AddMetrics();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton<ISubnetManager>(manager);
 
         var flannel = builder.Services.AddFlannel()
             .AddAllocBackend()
+            .AddAwsVpcBackend()
+            .AddGceBackend()
+            .AddAliVpcBackend()
             .AddSubnetFile(s.SubnetFile);
+
+        // vxlan and host-gw have no DI extension yet and udp's extends IServiceCollection: registered directly until
+        // they join the IFlannelBuilder chain.
         builder.Services.AddSingleton<IBackendFactory>(new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = s.StateDirectory }));
         builder.Services.AddSingleton<IBackendFactory>(new HostGwBackendFactory());
-        builder.Services.AddSingleton<IBackendFactory>(new UdpBackendFactory());
-        builder.Services.AddSingleton<IBackendFactory>(new AwsVpcBackendFactory());
-        builder.Services.AddSingleton<IBackendFactory>(new GceBackendFactory());
-        builder.Services.AddSingleton<IBackendFactory>(new AliVpcBackendFactory());
+        builder.Services.AddUdpBackend();
 
         if (s.IPMasq || s.ForwardRules)
         {
@@ -160,13 +169,23 @@ internal static partial class Daemon
         }
 
         NetworkConfig fileConfig;
+        string text;
         try
         {
-            fileConfig = NetworkConfig.Parse(await File.ReadAllTextAsync(s.NetConfigPath, ct).ConfigureAwait(false));
+            text = await File.ReadAllTextAsync(s.NetConfigPath, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new FlannelConfigurationException("--net-config-path", s.NetConfigPath, $"cannot read the network configuration ({ex.Message}); write net-conf.json there or point --net-config-path at it (or use etcd with --etcd-endpoints)", ex);
+        }
+
+        try
+        {
+            fileConfig = NetworkConfig.Parse(text).Validate();
+        }
+        catch (FlannelConfigurationException ex)
+        {
+            throw new FlannelConfigurationException($"{s.NetConfigPath}: {ex.Message}", ex);
         }
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(s.DatastorePath));
@@ -211,13 +230,11 @@ internal static partial class Daemon
     private static ILoggerFactory CreateLoggerFactory(int verbosity) =>
         LoggerFactory.Create(b => b
             .SetMinimumLevel(verbosity switch { <= 0 => LogLevel.Information, 1 => LogLevel.Debug, _ => LogLevel.Trace })
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-                o.UseUtcTimestamp = true;
-            })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+
+            // The host's own start/stop failures are reported once, as the daemon's one-line error.
+            .AddFilter("Microsoft.Extensions.Hosting", verbosity > 0 ? LogLevel.Debug : LogLevel.None)
+            .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning)
+            .AddProvider(new StderrLoggerProvider(stackTraces: verbosity > 0)));
 
     private static string Describe(Exception ex) => ex switch
     {
@@ -236,6 +253,74 @@ internal static partial class Daemon
 
     [LoggerMessage(EventId = 7103, Level = LogLevel.Information, Message = "Cleaned up: backend {Backend} data path, rules, subnet file and lease removed")]
     private static partial void LogCleanedUp(ILogger logger, string backend);
+
+    [LoggerMessage(EventId = 7104, Level = LogLevel.Warning, Message = "The network configuration names no Backend: using vxlan (Go flanneld would use udp); set Backend.Type to \"vxlan\" in net-conf.json to make it explicit")]
+    private static partial void LogBackendDefaulted(ILogger logger);
+
+    /// <summary>
+    /// Logs as single lines on stderr (flanneld logs only to stderr): time, level, category, event id, message, and
+    /// for an exception its messages (inner ones too) — the stack trace only at -v 1 and above, so an operator error
+    /// never shows one.
+    /// </summary>
+    private sealed class StderrLoggerProvider(bool stackTraces) : ILoggerProvider
+    {
+        private static readonly Lock Gate = new();
+
+        public ILogger CreateLogger(string categoryName) => new StderrLogger(categoryName, stackTraces);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class StderrLogger(string category, bool stackTraces) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var sb = new System.Text.StringBuilder(160);
+                sb.Append(DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture))
+                    .Append(logLevel switch
+                    {
+                        LogLevel.Trace => "trce",
+                        LogLevel.Debug => "dbug",
+                        LogLevel.Information => "info",
+                        LogLevel.Warning => "warn",
+                        LogLevel.Error => "fail",
+                        _ => "crit",
+                    })
+                    .Append(": ").Append(category).Append('[').Append(eventId.Id).Append("] ")
+                    .Append(formatter(state, exception).ReplaceLineEndings(" "));
+                if (exception is not null)
+                {
+                    if (stackTraces)
+                    {
+                        sb.Append(' ').Append(exception.ToString().ReplaceLineEndings(" | "));
+                    }
+                    else
+                    {
+                        var message = formatter(state, exception);
+                        for (var e = exception; e is not null; e = e.InnerException)
+                        {
+                            if (!message.Contains(e.Message, StringComparison.Ordinal))
+                            {
+                                sb.Append(" (").Append(e is FlannelException ? string.Empty : e.GetType().Name + ": ").Append(e.Message.ReplaceLineEndings(" ")).Append(')');
+                            }
+                        }
+                    }
+                }
+
+                sb.Append('\n');
+                lock (Gate)
+                {
+                    Console.Error.Write(sb.ToString());
+                }
+            }
+        }
+    }
 
     private sealed record Store(ILeaseRegistry Registry, LeaseManager Manager) : IAsyncDisposable
     {

@@ -73,25 +73,25 @@ internal sealed record DaemonSettings
     {
         if (f.GetBool("kube-subnet-mgr"))
         {
-            throw new FlagException("-kube-subnet-mgr: the Kubernetes subnet manager is not part of this build; use etcd (-etcd-endpoints) or the embedded store (the default)");
+            throw new FlagException("-kube-subnet-mgr: the Kubernetes subnet manager is not part of this build; use etcd (-etcd-endpoints) or the embedded store (the default)", 1);
         }
 
         var margin = f.GetInt("subnet-lease-renew-margin");
         if (margin < 1 || margin > 1439)
         {
-            throw new FlagException($"invalid value \"{margin}\" for {f.Source("subnet-lease-renew-margin")}: the renew margin must be between 1 and 1439 minutes");
+            throw new FlagException($"invalid value \"{margin}\" for {f.Source("subnet-lease-renew-margin")}: the renew margin must be between 1 and 1439 minutes", 1);
         }
 
         var resync = f.GetInt("iptables-resync");
         if (resync < 1)
         {
-            throw new FlagException($"invalid value \"{resync}\" for {f.Source("iptables-resync")}: must be at least 1 second");
+            throw new FlagException($"invalid value \"{resync}\" for {f.Source("iptables-resync")}: must be at least 1 second", 1);
         }
 
         var port = f.GetInt("healthz-port");
         if (port < 0 || port > 65535)
         {
-            throw new FlagException($"invalid value \"{port}\" for {f.Source("healthz-port")}: must be a TCP port between 0 and 65535");
+            throw new FlagException($"invalid value \"{port}\" for {f.Source("healthz-port")}: must be a TCP port between 0 and 65535", 1);
         }
 
         var endpoints = f.GetString("etcd-endpoints").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -99,7 +99,7 @@ internal sealed record DaemonSettings
         {
             if (!Uri.TryCreate(e, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             {
-                throw new FlagException($"invalid value \"{e}\" for {f.Source("etcd-endpoints")}: each endpoint must be an http:// or https:// URL");
+                throw new FlagException($"invalid value \"{e}\" for {f.Source("etcd-endpoints")}: each endpoint must be an http:// or https:// URL", 1);
             }
         }
 
@@ -153,7 +153,7 @@ internal sealed record DaemonSettings
             }
             catch (ArgumentException ex)
             {
-                throw new FlagException($"invalid value \"{r}\" for {f.Source("iface-regex")}: not a valid regular expression ({ex.Message})");
+                throw new FlagException($"invalid value \"{r}\" for {f.Source("iface-regex")}: not a valid regular expression ({ex.Message})", 1);
             }
         }
 
@@ -176,7 +176,7 @@ internal sealed record DaemonSettings
                 System.Net.Sockets.AddressFamily.InterNetworkV6 => "an IPv6 address",
                 _ => "an IP address",
             };
-            throw new FlagException($"invalid value \"{s}\" for {f.Source(name)}: must be {want}");
+            throw new FlagException($"invalid value \"{s}\" for {f.Source(name)}: must be {want}", 1);
         }
 
         return ip;

@@ -15,7 +15,11 @@ internal enum FlagKind
 internal sealed record FlagDefinition(string Name, FlagKind Kind, string Default, string Help);
 
 /// <summary>Thrown for a command line that flanneld cannot accept; the message is the one line to print.</summary>
-internal sealed class FlagException(string message) : Exception(message);
+internal sealed class FlagException(string message, int exitCode = 2) : Exception(message)
+{
+    /// <summary>2 for command-line syntax (as Go's flag package), 1 for a well-formed value that is not acceptable.</summary>
+    public int ExitCode { get; } = exitCode;
+}
 
 /// <summary>
 /// A command-line parser with Go's <c>flag</c> package syntax, as flanneld uses it: <c>-name</c> and

@@ -51,8 +51,12 @@ try
 catch (FlagException ex)
 {
     Console.Error.WriteLine($"flanneld: {ex.Message}");
-    Console.Error.WriteLine("Run 'flanneld --help' for the flags.");
-    return 2;
+    if (ex.ExitCode == 2)
+    {
+        Console.Error.WriteLine("Run 'flanneld --help' for the flags.");
+    }
+
+    return ex.ExitCode;
 }
 
 using var shutdown = new CancellationTokenSource();
@@ -72,6 +76,17 @@ catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
 catch (FlannelException ex)
 {
     Console.Error.WriteLine($"flanneld: {ex.Message}");
+    return 1;
+}
+catch (UnauthorizedAccessException ex)
+{
+    Console.Error.WriteLine($"flanneld: permission denied ({ex.Message}); flanneld needs root or CAP_NET_ADMIN and CAP_NET_RAW");
+    return 1;
+}
+catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException or ArgumentException or FormatException)
+{
+    // Not an operator error we know by name, still one line and exit 1 (the detail is in the message).
+    Console.Error.WriteLine($"flanneld: {ex.GetType().Name}: {ex.Message}");
     return 1;
 }
 

@@ -136,3 +136,81 @@ internal sealed class PrometheusExporter : IDisposable
         public long Count { get; set; }
     }
 }
+
+/// <summary>
+/// The daemon's own instruments (meter <c>Flannel.Daemon</c>), fed by the node's state and events, so /metrics
+/// answers for every backend: readiness, the lease, peers and node events.
+/// </summary>
+internal sealed class NodeMetrics : IDisposable
+{
+    private readonly Meter _meter = new("Flannel.Daemon");
+    private readonly ConcurrentDictionary<string, byte> _peers = new(StringComparer.Ordinal);
+    private readonly Counter<long> _events;
+    private Flannel.Node.FlannelNode? _node;
+
+    public NodeMetrics()
+    {
+        _meter.CreateObservableGauge("flannel.node.ready", () => _node?.State == Flannel.Node.NodeState.Ready ? 1 : 0, description: "1 when the node is ready: lease held, rules installed, subnet.env written");
+        _meter.CreateObservableGauge("flannel.peers", () => _peers.Count, description: "Peer leases known to the node");
+        _meter.CreateObservableGauge("flannel.lease.expiration.timestamp.seconds", LeaseExpiry, description: "When the node's lease expires, in Unix seconds");
+        _meter.CreateObservableGauge("flannel.node.info", Info, description: "The node's backend, subnet and public IP (value 1)");
+        _events = _meter.CreateCounter<long>("flannel.node.events", description: "Node events by kind (lease acquired/changed/lost, peer added/removed, state changed)");
+    }
+
+    public void Attach(Flannel.Node.FlannelNode node)
+    {
+        _node = node;
+        node.EventRaised += OnEvent;
+    }
+
+    public void Dispose()
+    {
+        if (_node is { } n)
+        {
+            n.EventRaised -= OnEvent;
+        }
+
+        _meter.Dispose();
+    }
+
+    private void OnEvent(object? sender, Flannel.Node.NodeEvent e)
+    {
+        _events.Add(1, new KeyValuePair<string, object?>("kind", e.Kind.ToString()));
+        if (e.Lease is not { } lease)
+        {
+            return;
+        }
+
+        var key = (lease.Subnet ?? lease.IPv6Subnet)?.ToString() ?? string.Empty;
+        switch (e.Kind)
+        {
+            case Flannel.Node.NodeEventKind.PeerAdded:
+                _peers[key] = 0;
+                break;
+            case Flannel.Node.NodeEventKind.PeerRemoved:
+                _peers.TryRemove(key, out _);
+                break;
+        }
+    }
+
+    private IEnumerable<Measurement<double>> LeaseExpiry()
+    {
+        if (_node?.CurrentLease?.Expiration is { } exp)
+        {
+            yield return new Measurement<double>(exp.ToUnixTimeMilliseconds() / 1000.0);
+        }
+    }
+
+    private IEnumerable<Measurement<int>> Info()
+    {
+        if (_node is { CurrentLease: { } lease } node)
+        {
+            yield return new Measurement<int>(
+                1,
+                new KeyValuePair<string, object?>("backend", node.NetworkConfig?.BackendType.Value ?? string.Empty),
+                new KeyValuePair<string, object?>("subnet", lease.Subnet?.ToString() ?? string.Empty),
+                new KeyValuePair<string, object?>("ipv6_subnet", lease.IPv6Subnet?.ToString() ?? string.Empty),
+                new KeyValuePair<string, object?>("public_ip", (lease.Attributes.PublicIP ?? lease.Attributes.PublicIPv6)?.ToString() ?? string.Empty));
+        }
+    }
+}
