@@ -105,17 +105,14 @@ internal static partial class Daemon
         builder.Services.AddSingleton<ISubnetManager>(manager);
 
         var flannel = builder.Services.AddFlannel()
+            .AddVxlanBackend(o => o.StateDirectory = s.StateDirectory)
+            .AddHostGwBackend()
+            .AddUdpBackend()
             .AddAllocBackend()
             .AddAwsVpcBackend()
             .AddGceBackend()
             .AddAliVpcBackend()
             .AddSubnetFile(s.SubnetFile);
-
-        // vxlan and host-gw have no DI extension yet and udp's extends IServiceCollection: registered directly until
-        // they join the IFlannelBuilder chain.
-        builder.Services.AddSingleton<IBackendFactory>(new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = s.StateDirectory }));
-        builder.Services.AddSingleton<IBackendFactory>(new HostGwBackendFactory());
-        builder.Services.AddUdpBackend();
 
         if (s.IPMasq || s.ForwardRules)
         {
