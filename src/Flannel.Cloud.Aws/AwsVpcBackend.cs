@@ -69,7 +69,7 @@ internal sealed class AwsVpcBackend : IBackend
                 tables.Add(table);
             }
 
-            return new AwsVpcNetwork(lease, _context.Interface.Mtu, tables, own, client);
+            return new RouteTableNetwork(lease, _context.Interface.Mtu, tables, own, client);
         }
         catch
         {

@@ -51,7 +51,7 @@ internal sealed class GceBackend : IBackend
             var table = new GceRouteTable(compute, project, networkLink, _logger);
             var own = new OverlayRoute(subnet) { NextHop = instanceLink };
             await table.ReplaceAsync(own, cancellationToken).ConfigureAwait(false);
-            return new GceNetworkInstance(lease, _context.Interface.Mtu, table, own, http);
+            return new RouteTableNetwork(lease, _context.Interface.Mtu, [table], own, http);
         }
         catch
         {
