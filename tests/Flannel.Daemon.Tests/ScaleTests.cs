@@ -51,7 +51,7 @@ public sealed class ScaleTests : IDisposable
         await FillAsync(store, conf, Peers);
         if (Environment.GetEnvironmentVariable("FLANNEL_DAEMON_SCALE_STORE") is { Length: > 0 } keep)
         {
-            // For docs/performance-daemon.md: keep a copy of the filled store to run the AOT daemon against.
+            // For docs/performance.md: keep a copy of the filled store to run the AOT daemon against.
             File.Copy(store, keep, overwrite: true);
         }
 

@@ -200,6 +200,19 @@ public sealed class FlannelNodeTests
     }
 
     [Fact]
+    public async Task AStoreOutageFaultsCompletionWithLeaseStoreUnavailableAndTheHostLives()
+    {
+        var (manager, _) = Store();
+        await using var node = new FlannelNode(Fixtures.Options("198.18.0.1"), new FlannelNodeServices { SubnetManager = new FailingWatchManager(manager, 1), Backends = [new RecordingBackendFactory { Watch = false }] });
+        await node.StartAsync(TestContext.Current.CancellationToken).WaitAsync(Wait);
+
+        var ex = await Assert.ThrowsAsync<LeaseStoreUnavailableException>(() => node.Completion.WaitAsync(Wait));
+        Assert.True(ex.IsTransient);
+        Assert.IsType<System.Net.Sockets.SocketException>(ex.InnerException);
+        Assert.Equal(NodeState.Faulted, node.State);
+    }
+
+    [Fact]
     public async Task TwoNodesInOneProcessGetDistinctLeasesAndSeeEachOther()
     {
         var (manager, _) = Store();

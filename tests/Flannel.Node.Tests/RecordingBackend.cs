@@ -27,6 +27,9 @@ internal sealed class RecordingBackendFactory(string type = "recording") : IBack
 
     public Exception? FailRunWith { get; set; }
 
+    /// <summary>Whether the network follows peer leases (false: it only waits, like a route-table backend).</summary>
+    public bool Watch { get; set; } = true;
+
     public IBackend Create(BackendContext context) => new Backend(this, context);
 
     private sealed class Backend(RecordingBackendFactory owner, BackendContext context) : IBackend
@@ -59,6 +62,11 @@ internal sealed class RecordingBackendFactory(string type = "recording") : IBack
                 {
                     await Task.Delay(50, cancellationToken);
                     throw error;
+                }
+
+                if (!owner.Watch)
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
                 }
 
                 await foreach (var step in context.SubnetManager.WatchLeasesAsync(cancellationToken))
@@ -123,4 +131,31 @@ internal static class Fixtures
         NetworkConfig = Config(type),
         Interface = new InterfaceSelection { Explicit = Interface(ip) },
     };
+}
+
+/// <summary>A store whose watches fail the way a dead store connection does, after a given number of results.</summary>
+internal sealed class FailingWatchManager(ISubnetManager inner, int resultsBeforeFailure) : ISubnetManager
+{
+    public ValueTask<NetworkConfig> GetNetworkConfigAsync(CancellationToken cancellationToken) => inner.GetNetworkConfigAsync(cancellationToken);
+
+    public ValueTask<Lease> AcquireLeaseAsync(LeaseRequest request, CancellationToken cancellationToken) => inner.AcquireLeaseAsync(request, cancellationToken);
+
+    public ValueTask<Lease> RenewLeaseAsync(Lease lease, CancellationToken cancellationToken) => inner.RenewLeaseAsync(lease, cancellationToken);
+
+    public ValueTask<bool> ReleaseLeaseAsync(Lease lease, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(lease, cancellationToken);
+
+    public ValueTask<LeaseSnapshot> ListLeasesAsync(CancellationToken cancellationToken) => inner.ListLeasesAsync(cancellationToken);
+
+    public async IAsyncEnumerable<LeaseWatchResult> WatchLeasesAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var n = 0;
+        await foreach (var r in inner.WatchLeasesAsync(cancellationToken))
+        {
+            yield return r;
+            if (++n >= resultsBeforeFailure)
+            {
+                throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionReset);
+            }
+        }
+    }
 }

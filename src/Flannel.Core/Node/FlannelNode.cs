@@ -479,9 +479,9 @@ public sealed class FlannelNode : IAsyncDisposable
         var tasks = new[]
         {
             Guard(network.RunAsync(linked.Token), "backend"),
-            Guard(RenewLoopAsync(linked.Token), "renewal"),
-            Guard(WatchOwnLeaseAsync(linked.Token), "own lease watch"),
-            Guard(WatchPeersAsync(linked.Token), "peer watch"),
+            Guard(RenewLoopAsync(linked.Token), "renewal", store: true),
+            Guard(WatchOwnLeaseAsync(linked.Token), "own lease watch", store: true),
+            Guard(WatchPeersAsync(linked.Token), "peer watch", store: true),
             Guard(_services.TrafficManager is { } traffic ? traffic.RunResyncAsync(linked.Token) : Task.Delay(Timeout.Infinite, linked.Token), "traffic rules"),
             Guard(_options.BlackholeRoute ? BlackholeLoopAsync(linked.Token) : Task.Delay(Timeout.Infinite, linked.Token), "blackhole route"),
         };
@@ -504,7 +504,7 @@ public sealed class FlannelNode : IAsyncDisposable
             _completion.TrySetException(error);
         }
 
-        async Task Guard(Task task, string part)
+        async Task Guard(Task task, string part, bool store = false)
         {
             try
             {
@@ -518,6 +518,10 @@ public sealed class FlannelNode : IAsyncDisposable
             {
                 throw;
             }
+            catch (Exception ex) when (store)
+            {
+                throw new LeaseStoreUnavailableException($"the lease store failed ({part}): {ex.Message}", ex);
+            }
             catch (Exception ex)
             {
                 throw new BackendUnavailableException($"{part} failed: {ex.Message}", ex);
@@ -525,7 +529,9 @@ public sealed class FlannelNode : IAsyncDisposable
 
             if (!linked.IsCancellationRequested)
             {
-                throw new BackendUnavailableException($"{part} ended unexpectedly");
+                throw store
+                    ? new LeaseStoreUnavailableException($"the lease store ended the {part}")
+                    : new BackendUnavailableException($"{part} ended unexpectedly");
             }
         }
     }
