@@ -375,7 +375,7 @@ public abstract class LeaseRegistryContract
     {
         var registry = await CreateRegistryAsync(DefaultConfig);
         var leases = await Task.WhenAll(Enumerable.Range(1, 24).Select(i =>
-            Task.Run(async () => await CreateManager(registry, seed: 42).AcquireLeaseAsync(new LeaseRequest(Node(i)), Token()))));
+            Task.Run(async () => await CreateManager(registry, seed: i).AcquireLeaseAsync(new LeaseRequest(Node(i)), Token()))));
         Assert.Equal(24, leases.Select(l => l.Subnet).Distinct().Count());
         Assert.Equal(24, (await registry.ListAsync(Token())).Leases.Count);
     }
