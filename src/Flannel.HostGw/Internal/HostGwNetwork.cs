@@ -1,0 +1,341 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Flannel.HostGw;
+
+/// <summary>
+/// A registered host-gw network: one route per peer lease (its subnet via its public IP on the external
+/// interface), kept in line with the lease set by events, a periodic full reconcile, and (with a kernel table)
+/// kernel change notifications.
+/// </summary>
+internal sealed class HostGwNetwork : INetwork
+{
+    private readonly BackendContext _context;
+    private readonly NetworkConfig _config;
+    private readonly IRouteTable _table;
+    private readonly HostGwOptions _options;
+    private readonly Func<CancellationToken, IAsyncEnumerable<string>>? _kernelChanges;
+    private readonly ILogger _logger;
+    private readonly PeerLeases _peers;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile bool _synced;
+
+    public HostGwNetwork(
+        BackendContext context,
+        NetworkConfig config,
+        Lease lease,
+        IRouteTable table,
+        HostGwOptions options,
+        Func<CancellationToken, IAsyncEnumerable<string>>? kernelChanges)
+    {
+        _context = context;
+        _config = config;
+        _table = table;
+        _options = options;
+        _kernelChanges = kernelChanges;
+        _logger = context.LoggerFactory.CreateLogger("Flannel.HostGw");
+        Lease = lease;
+        _peers = new PeerLeases(lease);
+    }
+
+    public Lease Lease { get; }
+
+    public int Mtu => _context.Interface.Mtu;
+
+    /// <summary>The number of completed full reconciles (diagnostics and tests).</summary>
+    public int ReconcileCount { get; private set; }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var periodic = PeriodicAsync(stop.Token);
+        var kernel = _kernelChanges is null ? Task.CompletedTask : KernelWatchAsync(_kernelChanges, stop.Token);
+        try
+        {
+            await foreach (var step in _context.SubnetManager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var events = _peers.Apply(step);
+                    if (events is null)
+                    {
+                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+                        _synced = true;
+                    }
+                    else
+                    {
+                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(periodic, kernel).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one full reconcile now (the periodic loop and kernel notifications call this too).</summary>
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask TeardownAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var route in await _table.ListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (InOverlay(route.Destination) && await _table.DeleteAsync(route, cancellationToken).ConfigureAwait(false))
+                {
+                    Log.RouteRemoved(_logger, route.Destination, "teardown");
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _gate.Dispose();
+        return _table is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
+    }
+
+    /// <summary>The routes the current peer set asks for, keyed by destination.</summary>
+    internal Dictionary<IPNetwork, OverlayRoute> DesiredRoutes(bool log)
+    {
+        var desired = new Dictionary<IPNetwork, OverlayRoute>();
+        foreach (var lease in _peers.Current)
+        {
+            foreach (var route in RoutesFor(lease, log))
+            {
+                desired[route.Destination] = route;
+            }
+        }
+
+        return desired;
+    }
+
+    private IEnumerable<OverlayRoute> RoutesFor(Lease lease, bool log)
+    {
+        if (!string.Equals(lease.Attributes.BackendType, BackendType.HostGw.Value, StringComparison.OrdinalIgnoreCase))
+        {
+            if (log)
+            {
+                Log.ForeignLease(_logger, lease.Subnet ?? lease.IPv6Subnet, lease.Attributes.BackendType);
+            }
+
+            yield break;
+        }
+
+        if (_config.EnableIPv4 && lease.Subnet is { } v4)
+        {
+            if (lease.Attributes.PublicIP is { AddressFamily: AddressFamily.InterNetwork } gw)
+            {
+                yield return new OverlayRoute(v4) { Gateway = gw, Device = _context.Interface.Name, Table = _options.Table };
+            }
+            else if (log)
+            {
+                Log.NoPublicIP(_logger, v4, "IPv4");
+            }
+        }
+
+        if (_config.EnableIPv6 && lease.IPv6Subnet is { } v6)
+        {
+            if (lease.Attributes.PublicIPv6 is { AddressFamily: AddressFamily.InterNetworkV6 } gw6)
+            {
+                yield return new OverlayRoute(v6) { Gateway = gw6, Device = _context.Interface.Name, Table = _options.Table };
+            }
+            else if (log)
+            {
+                Log.NoPublicIP(_logger, v6, "IPv6");
+            }
+        }
+    }
+
+    private async Task ApplyEventsAsync(IReadOnlyList<LeaseEvent> events, CancellationToken cancellationToken)
+    {
+        foreach (var e in events)
+        {
+            if (e.Kind == LeaseEventKind.Added)
+            {
+                foreach (var route in RoutesFor(e.Lease, log: true))
+                {
+                    await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                foreach (var subnet in new[] { e.Lease.Subnet, e.Lease.IPv6Subnet })
+                {
+                    if (subnet is { } s && InOverlay(s))
+                    {
+                        try
+                        {
+                            if (await _table.DeleteAsync(new OverlayRoute(s) { Table = _options.Table, Device = _context.Interface.Name }, cancellationToken).ConfigureAwait(false))
+                            {
+                                Log.RouteRemoved(_logger, s, "lease removed");
+                            }
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            Log.RouteFailed(_logger, ex, s, null);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task ReplaceAsync(OverlayRoute route, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _table.ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
+            Log.RouteInstalled(_logger, route.Destination, route.Gateway, route.Device);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // flannel logs and leaves it to the route check; so do we (for example: gateway not on-link).
+            Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
+        }
+    }
+
+    private async Task ReconcileCoreAsync(CancellationToken cancellationToken)
+    {
+        var desired = DesiredRoutes(log: !_synced);
+        var installed = 0;
+        var removed = 0;
+        var existing = await _table.ListAsync(cancellationToken).ConfigureAwait(false);
+        var seen = new HashSet<IPNetwork>();
+        foreach (var route in existing)
+        {
+            if (!InOverlay(route.Destination) || (_options.Table is { } t && route.Table is { } rt && rt != t))
+            {
+                continue;
+            }
+
+            if (desired.TryGetValue(route.Destination, out var want) && Matches(route, want))
+            {
+                seen.Add(route.Destination);
+                continue;
+            }
+
+            if (!desired.ContainsKey(route.Destination))
+            {
+                try
+                {
+                    if (await _table.DeleteAsync(route, cancellationToken).ConfigureAwait(false))
+                    {
+                        removed++;
+                        Log.RouteRemoved(_logger, route.Destination, "orphan: no such peer lease");
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
+                }
+            }
+        }
+
+        foreach (var (dst, route) in desired)
+        {
+            if (!seen.Contains(dst))
+            {
+                await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
+                installed++;
+            }
+        }
+
+        ReconcileCount++;
+        Log.Reconciled(_logger, desired.Count, installed, removed);
+    }
+
+    private static bool Matches(OverlayRoute actual, OverlayRoute want) =>
+        Equals(actual.Gateway, want.Gateway) &&
+        (actual.Device is null || want.Device is null || actual.Device == want.Device) &&
+        actual.Type == want.Type;
+
+    private bool InOverlay(IPNetwork destination) =>
+        (_config.Network is { } n && n.BaseAddress.AddressFamily == destination.BaseAddress.AddressFamily &&
+            n.Contains(destination.BaseAddress) && destination.PrefixLength >= n.PrefixLength) ||
+        (_config.IPv6Network is { } n6 && n6.BaseAddress.AddressFamily == destination.BaseAddress.AddressFamily &&
+            n6.Contains(destination.BaseAddress) && destination.PrefixLength >= n6.PrefixLength);
+
+    private async Task PeriodicAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ReconcileInterval, _context.TimeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!_synced)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task KernelWatchAsync(Func<CancellationToken, IAsyncEnumerable<string>> changes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var what in changes(cancellationToken).ConfigureAwait(false))
+            {
+                if (!_synced)
+                {
+                    continue;
+                }
+
+                Log.KernelChanged(_logger, what);
+                try
+                {
+                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}

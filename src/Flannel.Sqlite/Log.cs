@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace Flannel.Sqlite;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 5500, Level = LogLevel.Information, Message = "Opened the lease database {Path} (schema version {Version})")]
+    public static partial void Opened(ILogger logger, string path, int version);
+
+    [LoggerMessage(EventId = 5501, Level = LogLevel.Warning, Message = "Skipping lease record {Key}: {Reason}")]
+    public static partial void SkippingRecord(ILogger logger, string key, string reason);
+
+    [LoggerMessage(EventId = 5502, Level = LogLevel.Information, Message = "Lease {Key} expired at {Expiration}; deleted at revision {Revision}")]
+    public static partial void Expired(ILogger logger, string key, DateTimeOffset expiration, long revision);
+
+    [LoggerMessage(EventId = 5503, Level = LogLevel.Information, Message = "Watcher at revision {Revision} fell behind the event horizon {Horizon}; sending a snapshot")]
+    public static partial void WatcherResync(ILogger logger, long revision, long horizon);
+
+    [LoggerMessage(EventId = 5504, Level = LogLevel.Warning, Message = "Lease database poll failed; retrying in {Delay}")]
+    public static partial void PollFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(EventId = 5505, Level = LogLevel.Information, Message = "Network configuration stored in {Path} at revision {Revision}")]
+    public static partial void ConfigStored(ILogger logger, string path, long revision);
+}

@@ -1,0 +1,616 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Flannel.Stores;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Flannel.Sqlite;
+
+/// <summary>
+/// The embedded lease store: one SQLite file, shared safely by every daemon on the machine that opens it, with
+/// the semantics of flannel's etcd registry (TTL expiry, a global revision, watch from a revision, reservations,
+/// transactional create-if-absent). Lease keys and values use flannel's etcd text formats, so a database can be
+/// inspected with the <c>sqlite3</c> shell.
+/// </summary>
+/// <remarks>
+/// Every change runs in a <c>BEGIN IMMEDIATE</c> transaction in WAL mode, so a process killed mid-write leaves the
+/// previous state. Each change bumps the revision and appends to an event log that watchers poll. Expiry is
+/// evaluated by whoever sees an expired row first (a writer, a lister or a watcher): the row is deleted in a
+/// transaction that logs a removal event, so every watcher sees exactly one removal. A subnet can be held by one
+/// key only (unique columns), so two nodes can never hold the same subnet, even through keys that differ in their
+/// IPv6 part.
+/// </remarks>
+public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
+{
+    private const int SchemaVersion = 1;
+    private const int KindPut = 0;
+    private const int KindDelete = 1;
+
+    private readonly SqliteLeaseRegistryOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _initLock = new(1, 1);
+    private volatile bool _initialized;
+
+    /// <summary>Creates a registry over the database file named in <paramref name="options"/> (created on first use).</summary>
+    /// <param name="options">The file and tuning options.</param>
+    /// <param name="logger">Receives warnings about skipped records and expiries.</param>
+    /// <param name="timeProvider">The clock used for expiry (defaults to the system clock).</param>
+    public SqliteLeaseRegistry(SqliteLeaseRegistryOptions options, ILogger<SqliteLeaseRegistry>? logger = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.Path))
+        {
+            throw new FlannelConfigurationException("Path", options.Path, "the lease database path must not be empty");
+        }
+
+        if (options.PollInterval <= TimeSpan.Zero)
+        {
+            throw new FlannelConfigurationException("PollInterval", options.PollInterval.ToString(), "must be positive");
+        }
+
+        if (options.EventRetention < 1)
+        {
+            throw new FlannelConfigurationException("EventRetention", options.EventRetention.ToString(CultureInfo.InvariantCulture), "must be at least 1");
+        }
+
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
+        }.ToString();
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path => _options.Path;
+
+    /// <inheritdoc />
+    public async ValueTask<NetworkConfig?> GetNetworkConfigAsync(CancellationToken cancellationToken)
+    {
+        var json = await Run(conn =>
+        {
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "SELECT value FROM config WHERE id = 1";
+            return cmd.ExecuteScalar() as string;
+        }, cancellationToken).ConfigureAwait(false);
+        return json is null ? null : InterimNetworkConfig.Parse(json);
+    }
+
+    /// <summary>
+    /// Stores the network configuration (flannel's net-conf.json text, as etcd's <c>&lt;prefix&gt;/config</c>
+    /// holds it). The text must parse; it is validated again by the lease manager when read.
+    /// </summary>
+    /// <param name="json">The configuration JSON.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the configuration is stored.</returns>
+    /// <exception cref="FlannelConfigurationException">The text is not a valid configuration.</exception>
+    public async ValueTask SetNetworkConfigAsync(string json, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        _ = InterimNetworkConfig.Parse(json);
+        var rev = await Write((conn, tx, now) =>
+        {
+            using var cmd = Command(conn, tx, "INSERT INTO config(id, value) VALUES (1, @v) ON CONFLICT(id) DO UPDATE SET value = excluded.value");
+            cmd.Parameters.AddWithValue("@v", json);
+            cmd.ExecuteNonQuery();
+            return ReadRevision(conn, tx);
+        }, cancellationToken).ConfigureAwait(false);
+        Log.ConfigStored(_logger, _options.Path, rev);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LeaseSnapshot> ListAsync(CancellationToken cancellationToken)
+    {
+        await SweepIfNeeded(cancellationToken).ConfigureAwait(false);
+        return await Run(conn => ReadSnapshot(conn), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Lease?> CreateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        var key = InterimSubnetKey.Format(lease.Subnet, lease.IPv6Subnet);
+        var value = InterimLeaseJson.ToJsonString(lease.Attributes);
+        return Write<Lease?>((conn, tx, now) =>
+        {
+            using (var check = Command(conn, tx, "SELECT 1 FROM leases WHERE key = @k OR subnet4 = @s4 OR subnet6 = @s6 LIMIT 1"))
+            {
+                check.Parameters.AddWithValue("@k", key);
+                check.Parameters.AddWithValue("@s4", (object?)lease.Subnet?.ToString() ?? DBNull.Value);
+                check.Parameters.AddWithValue("@s6", (object?)lease.IPv6Subnet?.ToString() ?? DBNull.Value);
+                if (check.ExecuteScalar() is not null)
+                {
+                    return null;
+                }
+            }
+
+            var expires = ttl is { } t ? now + (long)t.TotalMilliseconds : (long?)null;
+            var rev = ReadRevision(conn, tx) + 1;
+            using (var ins = Command(conn, tx, "INSERT INTO leases(key, value, expires_ms, mod_revision, subnet4, subnet6) VALUES (@k, @v, @e, @r, @s4, @s6)"))
+            {
+                ins.Parameters.AddWithValue("@k", key);
+                ins.Parameters.AddWithValue("@v", value);
+                ins.Parameters.AddWithValue("@e", (object?)expires ?? DBNull.Value);
+                ins.Parameters.AddWithValue("@r", rev);
+                ins.Parameters.AddWithValue("@s4", (object?)lease.Subnet?.ToString() ?? DBNull.Value);
+                ins.Parameters.AddWithValue("@s6", (object?)lease.IPv6Subnet?.ToString() ?? DBNull.Value);
+                ins.ExecuteNonQuery();
+            }
+
+            AppendEvent(conn, tx, rev, key, KindPut, value, expires);
+            return lease with { Expiration = ToTime(expires), Revision = rev };
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Lease> UpdateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        var key = InterimSubnetKey.Format(lease.Subnet, lease.IPv6Subnet);
+        var value = InterimLeaseJson.ToJsonString(lease.Attributes);
+        try
+        {
+            return await Write((conn, tx, now) =>
+            {
+                var expires = ttl is { } t ? now + (long)t.TotalMilliseconds : (long?)null;
+                var rev = ReadRevision(conn, tx) + 1;
+                using (var up = Command(conn, tx, """
+                    INSERT INTO leases(key, value, expires_ms, mod_revision, subnet4, subnet6) VALUES (@k, @v, @e, @r, @s4, @s6)
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_ms = excluded.expires_ms, mod_revision = excluded.mod_revision
+                    """))
+                {
+                    up.Parameters.AddWithValue("@k", key);
+                    up.Parameters.AddWithValue("@v", value);
+                    up.Parameters.AddWithValue("@e", (object?)expires ?? DBNull.Value);
+                    up.Parameters.AddWithValue("@r", rev);
+                    up.Parameters.AddWithValue("@s4", (object?)lease.Subnet?.ToString() ?? DBNull.Value);
+                    up.Parameters.AddWithValue("@s6", (object?)lease.IPv6Subnet?.ToString() ?? DBNull.Value);
+                    up.ExecuteNonQuery();
+                }
+
+                AppendEvent(conn, tx, rev, key, KindPut, value, expires);
+                return lease with { Expiration = ToTime(expires), Revision = rev };
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteStoreException ex) when (ex.InnerException is SqliteException { SqliteErrorCode: 19 })
+        {
+            throw new FlannelException($"cannot write lease {key}: one of its subnets is already held by another lease key", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteAsync(IPNetwork? subnet, IPNetwork? ipv6Subnet, CancellationToken cancellationToken)
+    {
+        var key = InterimSubnetKey.Format(subnet, ipv6Subnet);
+        return Write((conn, tx, now) =>
+        {
+            string? value;
+            long? expires;
+            using (var sel = Command(conn, tx, "SELECT value, expires_ms FROM leases WHERE key = @k"))
+            {
+                sel.Parameters.AddWithValue("@k", key);
+                using var r = sel.ExecuteReader();
+                if (!r.Read())
+                {
+                    return false;
+                }
+
+                value = r.GetString(0);
+                expires = r.IsDBNull(1) ? null : r.GetInt64(1);
+            }
+
+            var rev = ReadRevision(conn, tx) + 1;
+            using (var del = Command(conn, tx, "DELETE FROM leases WHERE key = @k"))
+            {
+                del.Parameters.AddWithValue("@k", key);
+                del.ExecuteNonQuery();
+            }
+
+            AppendEvent(conn, tx, rev, key, KindDelete, value, expires);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LeaseWatchResult> WatchAsync(long afterRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var last = afterRevision;
+        var failureDelay = TimeSpan.Zero;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            LeaseWatchResult? result = null;
+            try
+            {
+                await SweepIfNeeded(cancellationToken).ConfigureAwait(false);
+                var seen = last;
+                result = await Run(conn => Poll(conn, seen), cancellationToken).ConfigureAwait(false);
+                failureDelay = TimeSpan.Zero;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                yield break;
+            }
+            catch (Exception ex) when (ex is SqliteException or SqliteStoreException or IOException)
+            {
+                failureDelay = failureDelay == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                Log.PollFailed(_logger, ex, failureDelay);
+            }
+
+            if (result is not null)
+            {
+                last = result.Revision;
+                yield return result;
+                continue; // more may be pending; poll again at once
+            }
+
+            try
+            {
+                await Task.Delay(failureDelay > TimeSpan.Zero ? failureDelay : _options.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>Returns the pooled connections of this database file to the operating system.</summary>
+    public void Dispose()
+    {
+        using var conn = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(conn);
+        _initLock.Dispose();
+    }
+
+    // ---- watch ----
+
+    private LeaseWatchResult? Poll(SqliteConnection conn, long last)
+    {
+        using var tx = conn.BeginTransaction(deferred: true);
+        var (rev, horizon) = ReadCounters(conn, tx);
+        if (rev == last)
+        {
+            return null;
+        }
+
+        if (last < horizon || last > rev)
+        {
+            // Behind the pruned event log (like etcd compaction), or ahead of a store that was recreated.
+            Log.WatcherResync(_logger, last, horizon);
+            var snap = ReadSnapshot(conn, tx);
+            return new LeaseWatchResult { Snapshot = snap.Leases, Revision = snap.Revision };
+        }
+
+        var events = new List<LeaseEvent>();
+        using (var cmd = Command(conn, tx, "SELECT revision, key, kind, value, expires_ms FROM events WHERE revision > @a AND revision <= @b ORDER BY revision"))
+        {
+            cmd.Parameters.AddWithValue("@a", last);
+            cmd.Parameters.AddWithValue("@b", rev);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var key = r.GetString(1);
+                var kind = r.GetInt32(2);
+                var value = r.IsDBNull(3) ? null : r.GetString(3);
+                var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
+                if (TryDecode(key, value, expires, r.GetInt64(0), kind == KindDelete, out var lease))
+                {
+                    events.Add(new LeaseEvent(kind == KindDelete ? LeaseEventKind.Removed : LeaseEventKind.Added, lease));
+                }
+            }
+        }
+
+        tx.Commit();
+        return new LeaseWatchResult { Events = events, Revision = rev };
+    }
+
+    // ---- reads ----
+
+    private LeaseSnapshot ReadSnapshot(SqliteConnection conn, SqliteTransaction? outer = null)
+    {
+        var tx = outer ?? conn.BeginTransaction(deferred: true);
+        try
+        {
+            var (rev, _) = ReadCounters(conn, tx);
+            var now = NowMs();
+            var leases = new List<Lease>();
+            using (var cmd = Command(conn, tx, "SELECT key, value, expires_ms, mod_revision FROM leases ORDER BY key"))
+            {
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    var expires = r.IsDBNull(2) ? (long?)null : r.GetInt64(2);
+                    if (expires is { } e && e <= now)
+                    {
+                        continue; // expired; the next writer or watcher deletes it and reports the removal
+                    }
+
+                    if (TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, r.GetInt64(3), false, out var lease))
+                    {
+                        leases.Add(lease);
+                    }
+                }
+            }
+
+            if (outer is null)
+            {
+                tx.Commit();
+            }
+
+            return new LeaseSnapshot(leases, rev);
+        }
+        finally
+        {
+            if (outer is null)
+            {
+                tx.Dispose();
+            }
+        }
+    }
+
+    private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)
+    {
+        lease = null!;
+        if (!InterimSubnetKey.TryParse(key, out var subnet, out var v6, out var keyError))
+        {
+            Log.SkippingRecord(_logger, key, "not a subnet key: " + keyError);
+            return false;
+        }
+
+        LeaseAttributes attrs;
+        try
+        {
+            attrs = value is null ? new LeaseAttributes() : InterimLeaseJson.Parse(Encoding.UTF8.GetBytes(value));
+        }
+        catch (FormatException ex)
+        {
+            if (!removal)
+            {
+                Log.SkippingRecord(_logger, key, ex.Message);
+                return false;
+            }
+
+            attrs = new LeaseAttributes(); // a removal still matters without its attributes
+        }
+
+        lease = new Lease { Subnet = subnet, IPv6Subnet = v6, Attributes = attrs, Expiration = ToTime(expires), Revision = revision };
+        return true;
+    }
+
+    private static (long Revision, long Horizon) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
+    {
+        using var cmd = Command(conn, tx, "SELECT revision, horizon FROM state WHERE id = 1");
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt64(1));
+    }
+
+    private static long ReadRevision(SqliteConnection conn, SqliteTransaction tx) => ReadCounters(conn, tx).Revision;
+
+    // ---- writes ----
+
+    private async ValueTask SweepIfNeeded(CancellationToken cancellationToken)
+    {
+        var any = await Run(conn =>
+        {
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now LIMIT 1";
+            cmd.Parameters.AddWithValue("@now", NowMs());
+            return cmd.ExecuteScalar() is not null;
+        }, cancellationToken).ConfigureAwait(false);
+        if (any)
+        {
+            await Write((_, _, _) => 0, cancellationToken).ConfigureAwait(false); // every write sweeps first
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> in a BEGIN IMMEDIATE transaction, after deleting expired rows, then prunes old events.</summary>
+    private ValueTask<T> Write<T>(Func<SqliteConnection, SqliteTransaction, long, T> body, CancellationToken cancellationToken) =>
+        Run(conn =>
+        {
+            using var tx = conn.BeginTransaction(deferred: false);
+            var now = NowMs();
+            Sweep(conn, tx, now);
+            var result = body(conn, tx, now);
+            Prune(conn, tx);
+            tx.Commit();
+            return result;
+        }, cancellationToken);
+
+    private void Sweep(SqliteConnection conn, SqliteTransaction tx, long now)
+    {
+        List<(string Key, string Value, long Expires)>? expired = null;
+        using (var sel = Command(conn, tx, "SELECT key, value, expires_ms FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now ORDER BY key"))
+        {
+            sel.Parameters.AddWithValue("@now", now);
+            using var r = sel.ExecuteReader();
+            while (r.Read())
+            {
+                (expired ??= []).Add((r.GetString(0), r.GetString(1), r.GetInt64(2)));
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        var rev = ReadRevision(conn, tx);
+        foreach (var (key, value, expires) in expired)
+        {
+            rev++;
+            using (var del = Command(conn, tx, "DELETE FROM leases WHERE key = @k"))
+            {
+                del.Parameters.AddWithValue("@k", key);
+                del.ExecuteNonQuery();
+            }
+
+            AppendEvent(conn, tx, rev, key, KindDelete, value, expires);
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(expires);
+            Log.Expired(_logger, key, at, rev);
+        }
+    }
+
+    private static void AppendEvent(SqliteConnection conn, SqliteTransaction tx, long rev, string key, int kind, string? value, long? expires)
+    {
+        using (var ev = Command(conn, tx, "INSERT INTO events(revision, key, kind, value, expires_ms) VALUES (@r, @k, @kind, @v, @e)"))
+        {
+            ev.Parameters.AddWithValue("@r", rev);
+            ev.Parameters.AddWithValue("@k", key);
+            ev.Parameters.AddWithValue("@kind", kind);
+            ev.Parameters.AddWithValue("@v", (object?)value ?? DBNull.Value);
+            ev.Parameters.AddWithValue("@e", (object?)expires ?? DBNull.Value);
+            ev.ExecuteNonQuery();
+        }
+
+        using var st = Command(conn, tx, "UPDATE state SET revision = @r WHERE id = 1");
+        st.Parameters.AddWithValue("@r", rev);
+        st.ExecuteNonQuery();
+    }
+
+    private void Prune(SqliteConnection conn, SqliteTransaction tx)
+    {
+        var (rev, horizon) = ReadCounters(conn, tx);
+        var newHorizon = rev - _options.EventRetention;
+        if (newHorizon <= horizon)
+        {
+            return;
+        }
+
+        using var cmd = Command(conn, tx, "DELETE FROM events WHERE revision <= @h; UPDATE state SET horizon = @h WHERE id = 1");
+        cmd.Parameters.AddWithValue("@h", newHorizon);
+        cmd.ExecuteNonQuery();
+    }
+
+    // ---- plumbing ----
+
+    private async ValueTask<T> Run<T>(Func<SqliteConnection, T> body, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureInitialized(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var conn = Open();
+            return body(conn);
+        }
+        catch (SqliteException ex)
+        {
+            throw new SqliteStoreException($"lease database {_options.Path}: {ex.Message}", ex);
+        }
+    }
+
+    private SqliteConnection Open()
+    {
+        var conn = new SqliteConnection(_connectionString);
+        try
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = FormattableString.Invariant($"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;");
+            cmd.ExecuteNonQuery();
+            return conn;
+        }
+        catch
+        {
+            conn.Dispose();
+            throw;
+        }
+    }
+
+    private async ValueTask EnsureInitialized(CancellationToken cancellationToken)
+    {
+        if (_initialized)
+        {
+            return;
+        }
+
+        await _initLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_initialized)
+            {
+                return;
+            }
+
+            var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_options.Path));
+            if (!string.IsNullOrEmpty(dir))
+            {
+                Directory.CreateDirectory(dir);
+            }
+
+            try
+            {
+                using var conn = Open();
+                using (var wal = conn.CreateCommand())
+                {
+                    wal.CommandText = "PRAGMA journal_mode = WAL";
+                    wal.ExecuteNonQuery();
+                }
+
+                using var tx = conn.BeginTransaction(deferred: false);
+                using (var cmd = Command(conn, tx, """
+                    CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL, horizon INTEGER NOT NULL, schema_version INTEGER NOT NULL);
+                    INSERT OR IGNORE INTO state(id, revision, horizon, schema_version) VALUES (1, 0, 0, 1);
+                    CREATE TABLE IF NOT EXISTS config (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS leases (
+                        key TEXT PRIMARY KEY,
+                        value TEXT NOT NULL,
+                        expires_ms INTEGER,
+                        mod_revision INTEGER NOT NULL,
+                        subnet4 TEXT UNIQUE,
+                        subnet6 TEXT UNIQUE);
+                    CREATE INDEX IF NOT EXISTS leases_expiry ON leases(expires_ms) WHERE expires_ms IS NOT NULL;
+                    CREATE TABLE IF NOT EXISTS events (revision INTEGER PRIMARY KEY, key TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT, expires_ms INTEGER);
+                    """))
+                {
+                    cmd.ExecuteNonQuery();
+                }
+
+                int version;
+                using (var v = Command(conn, tx, "SELECT schema_version FROM state WHERE id = 1"))
+                {
+                    version = Convert.ToInt32(v.ExecuteScalar(), CultureInfo.InvariantCulture);
+                }
+
+                if (version != SchemaVersion)
+                {
+                    throw new FlannelConfigurationException("Path", _options.Path, $"the lease database has schema version {version}; this library reads version {SchemaVersion}");
+                }
+
+                tx.Commit();
+                Log.Opened(_logger, _options.Path, version);
+            }
+            catch (SqliteException ex)
+            {
+                throw new SqliteStoreException($"cannot open the lease database {_options.Path}: {ex.Message}", ex);
+            }
+
+            _initialized = true;
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection conn, SqliteTransaction? tx, string sql)
+    {
+        var cmd = conn.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        return cmd;
+    }
+
+    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset? ToTime(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+}

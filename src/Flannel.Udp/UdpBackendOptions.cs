@@ -1,0 +1,22 @@
+namespace Flannel.Udp;
+
+/// <summary>Host-side tuning of the udp backend (the network-wide <c>Port</c> comes from net-conf.json).</summary>
+/// <example>
+/// <code>
+/// services.AddUdpBackend(o => o.Offloads = false); // plain one-packet-per-syscall TUN, like flannel's proxy
+/// </code>
+/// </example>
+public sealed class UdpBackendOptions
+{
+    /// <summary>
+    /// Use TUN offloads (IFF_VNET_HDR with TSO, segmented in userspace), UDP GSO/GRO and TCP coalescing where the
+    /// kernel offers them. The wire format is the same either way: one inner IPv4 packet per datagram. Default: true.
+    /// </summary>
+    public bool Offloads { get; set; } = true;
+
+    /// <summary>SO_RCVBUF/SO_SNDBUF of the UDP socket in bytes (forced when permitted), or 0 for the kernel defaults.</summary>
+    public int SocketBufferSize { get; set; } = 4 << 20;
+
+    /// <summary>The TUN device name or template; flannel's <c>flannel%d</c> yields <c>flannel0</c>.</summary>
+    public string DeviceName { get; set; } = "flannel%d";
+}

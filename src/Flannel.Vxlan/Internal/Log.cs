@@ -1,0 +1,56 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Flannel.Vxlan;
+
+/// <summary>Source-generated log messages of the vxlan backend (EventIds 3000-3499).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(3000, LogLevel.Information, "vxlan network {Instance}: lease {Subnet} {IPv6Subnet} acquired; device MTU {Mtu}")]
+    public static partial void Registered(ILogger logger, string instance, IPNetwork? subnet, IPNetwork? ipv6Subnet, int mtu);
+
+    [LoggerMessage(3001, LogLevel.Warning, "ignoring the Windows-only vxlan option {Option}")]
+    public static partial void IgnoredOption(ILogger logger, string option);
+
+    [LoggerMessage(3002, LogLevel.Information, "device {Device} created (VNI {Vni}, MAC {Mac}, MTU {Mtu})")]
+    public static partial void DeviceCreated(ILogger logger, string device, uint vni, string mac, int mtu);
+
+    [LoggerMessage(3003, LogLevel.Information, "device {Device} reused")]
+    public static partial void DeviceReused(ILogger logger, string device);
+
+    [LoggerMessage(3004, LogLevel.Warning, "device {Device} exists but is incompatible ({Reason}); recreating it")]
+    public static partial void DeviceIncompatible(ILogger logger, string device, string reason);
+
+    [LoggerMessage(3005, LogLevel.Warning, "VTEP state file problem ({Problem}); the MAC may change across restarts")]
+    public static partial void StateProblem(ILogger logger, string problem);
+
+    [LoggerMessage(3006, LogLevel.Warning, "ignoring lease {Subnet}: {Reason}")]
+    public static partial void SkippedLease(ILogger logger, IPNetwork? subnet, string reason);
+
+    [LoggerMessage(3007, LogLevel.Warning, "programming peer {Subnet} failed at {Step}: {Error}; rolled back, the next reconcile retries")]
+    public static partial void PeerFailed(ILogger logger, IPNetwork subnet, string step, string error);
+
+    [LoggerMessage(3008, LogLevel.Information, "reconcile {Device}: {Desired} peers, {Programmed} (re)programmed, {Neighbors} neighbour, {Fdb} FDB and {Routes} route orphans removed")]
+    public static partial void Reconciled(ILogger logger, string device, int desired, int programmed, int neighbors, int fdb, int routes);
+
+    [LoggerMessage(3009, LogLevel.Warning, "reconcile failed; retrying")]
+    public static partial void ReconcileFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3010, LogLevel.Warning, "device {Device} was deleted; recreating it and re-programming every peer")]
+    public static partial void DeviceDeleted(ILogger logger, string device);
+
+    [LoggerMessage(3011, LogLevel.Warning, "device {Device} MAC changed to {Actual} (expected {Expected}); setting it back")]
+    public static partial void MacDrift(ILogger logger, string device, string actual, string expected);
+
+    [LoggerMessage(3012, LogLevel.Information, "kernel state changed under us ({What}); reconciling")]
+    public static partial void KernelChanged(ILogger logger, string what);
+
+    [LoggerMessage(3013, LogLevel.Debug, "setting accept_ra=0 on {Device} failed: {Error}")]
+    public static partial void AcceptRaFailed(ILogger logger, string device, string error);
+
+    [LoggerMessage(3014, LogLevel.Warning, "kernel watch failed; restarting it")]
+    public static partial void WatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3015, LogLevel.Information, "re-publishing the lease with VTEP MAC {Mac}")]
+    public static partial void Republished(ILogger logger, string mac);
+}

@@ -1,0 +1,89 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.NetworkInformation;
+using System.Text.Json;
+
+namespace Flannel.Vxlan;
+
+/// <summary>The vxlan lease data <c>{"VNI":1,"VtepMAC":"0a:1b:2c:3d:4e:5f"}</c> (flannel's wire form, lower-case colon MAC).</summary>
+internal static class VtepData
+{
+    public static JsonElement Create(uint vni, PhysicalAddress mac)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("VNI", vni);
+            w.WriteString("VtepMAC", FormatMac(mac));
+            w.WriteEndObject();
+        }
+
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>Reads the VtepMAC; returns null with a reason when the data is missing or malformed.</summary>
+    public static PhysicalAddress? TryReadMac(JsonElement? data, out string? problem)
+    {
+        problem = null;
+        if (data is not { ValueKind: JsonValueKind.Object } obj)
+        {
+            problem = data is null ? "no backend data" : $"backend data is not an object: {data.Value.GetRawText()}";
+            return null;
+        }
+
+        foreach (var p in obj.EnumerateObject())
+        {
+            if (!p.Name.Equals("VtepMAC", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (p.Value.ValueKind == JsonValueKind.String && TryParseMac(p.Value.GetString(), out var mac))
+            {
+                return mac;
+            }
+
+            problem = $"VtepMAC {p.Value.GetRawText()} is not a MAC address";
+            return null;
+        }
+
+        problem = "backend data has no VtepMAC";
+        return null;
+    }
+
+    public static bool TryParseMac(string? text, out PhysicalAddress mac)
+    {
+        mac = PhysicalAddress.None;
+        if (text is null || text.Length != 17)
+        {
+            return false;
+        }
+
+        var bytes = new byte[6];
+        for (var i = 0; i < 6; i++)
+        {
+            if ((i > 0 && text[(i * 3) - 1] != ':') ||
+                !byte.TryParse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out bytes[i]))
+            {
+                return false;
+            }
+        }
+
+        mac = new PhysicalAddress(bytes);
+        return true;
+    }
+
+    public static string FormatMac(PhysicalAddress mac) =>
+        string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+
+    /// <summary>A random unicast, locally administered MAC (as flannel makes its VTEP MACs).</summary>
+    public static PhysicalAddress NewMac()
+    {
+        var b = new byte[6];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(b);
+        b[0] = (byte)((b[0] & 0xfe) | 0x02);
+        return new PhysicalAddress(b);
+    }
+}

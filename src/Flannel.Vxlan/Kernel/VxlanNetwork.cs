@@ -1,0 +1,693 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using Flannel.Netlink;
+using Microsoft.Extensions.Logging;
+
+namespace Flannel.Vxlan;
+
+/// <summary>
+/// A registered vxlan network. Per peer lease and family it programs a permanent neighbour entry, a permanent
+/// FDB entry and an onlink route (or, with DirectRouting and an on-link peer, a plain route via its public IP).
+/// It reconciles: a full diff of the kernel state it owns against the lease set at start, on every lease
+/// snapshot, periodically, and whenever the kernel reports that something it owns was removed.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class VxlanNetwork : INetwork
+{
+    private readonly BackendContext _context;
+    private readonly VxlanBackendOptions _options;
+    private readonly NetworkConfig _config;
+    private readonly VxlanConfig _vx;
+    private readonly RtnetlinkClient _rtnl;
+    private readonly NetworkNamespace? _namespace;
+    private readonly ILogger _logger;
+    private readonly List<FamilyState> _families;
+    private readonly PeerLeases _peers;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _healSignal = new(0, 1);
+    private volatile string? _healReason;
+    private volatile bool _synced;
+    private int _reconciles;
+
+    public VxlanNetwork(
+        BackendContext context,
+        VxlanBackendOptions options,
+        NetworkConfig config,
+        VxlanConfig vx,
+        Lease lease,
+        IReadOnlyList<VxlanDeviceSpec> devices,
+        RtnetlinkClient rtnl,
+        NetworkNamespace? ns)
+    {
+        _context = context;
+        _options = options;
+        _config = config;
+        _vx = vx;
+        _rtnl = rtnl;
+        _namespace = ns;
+        _logger = context.LoggerFactory.CreateLogger("Flannel.Vxlan");
+        Lease = lease;
+        _peers = new PeerLeases(lease);
+        _families = [.. devices.Select(d => new FamilyState(d)
+        {
+            LeaseSubnet = d.Family == AddressFamily.InterNetwork ? lease.Subnet : lease.IPv6Subnet,
+            Overlay = d.Family == AddressFamily.InterNetwork ? config.Network : config.IPv6Network,
+        })];
+    }
+
+    public Lease Lease { get; private set; }
+
+    /// <summary>The pod MTU: the smallest device MTU (IPv4 underlay − 50, IPv6 underlay − 70).</summary>
+    public int Mtu => _families.Min(f => f.Spec.Mtu);
+
+    /// <summary>Completed full reconciles (diagnostics and tests).</summary>
+    public int ReconcileCount => Volatile.Read(ref _reconciles);
+
+    /// <summary>The device names and indexes (diagnostics and tests).</summary>
+    public IReadOnlyList<(string Name, int Index, PhysicalAddress Mac)> Devices => [.. _families.Select(f => (f.Spec.Name, f.Index, f.Spec.Mac))];
+
+    /// <summary>Brings the devices to their full configuration: attributes, MTU, MAC, lease address, up.</summary>
+    public async Task SetUpDevicesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var f in _families)
+        {
+            var link = await VxlanDevice.EnsureAsync(_rtnl, f.Spec, _logger, cancellationToken).ConfigureAwait(false);
+            f.Index = link.Index;
+            if (f.LeaseSubnet is { } subnet)
+            {
+                await VxlanDevice.EnsureAddressAsync(_rtnl, f.Index, subnet, f.Overlay, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!link.IsUp)
+            {
+                await _rtnl.Links.SetUpAsync(f.Index, cancellationToken).ConfigureAwait(false);
+            }
+
+            // udev/systemd may rewrite the MAC of a new device (flannel #1795): check after link-up and set it back.
+            var now = await _rtnl.Links.GetByIndexAsync(f.Index, cancellationToken).ConfigureAwait(false);
+            if (now?.MacAddress is { } actual && !actual.Equals(f.Spec.Mac))
+            {
+                Log.MacDrift(_logger, f.Spec.Name, VtepData.FormatMac(actual), VtepData.FormatMac(f.Spec.Mac));
+                try
+                {
+                    await _rtnl.Links.SetMacAddressAsync(f.Index, f.Spec.Mac, cancellationToken).ConfigureAwait(false);
+                }
+                catch (NetlinkException)
+                {
+                    // The kernel refuses: adopt the device's MAC and tell the peers.
+                    f.Spec = f.Spec with { Mac = actual };
+                    await RepublishAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            if (f.Spec.Family == AddressFamily.InterNetworkV6 &&
+                NamespaceSysctl.TryWrite(_context.NetworkNamespacePath, $"net/ipv6/conf/{f.Spec.Name}/accept_ra", "0") is { } err)
+            {
+                Log.AcceptRaFailed(_logger, f.Spec.Name, err);
+            }
+        }
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var loops = new List<Task> { PeriodicAsync(stop.Token), HealAsync(stop.Token) };
+        if (_options.WatchKernel)
+        {
+            loops.Add(KernelWatchAsync(stop.Token));
+        }
+
+        try
+        {
+            await foreach (var step in _context.SubnetManager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var events = _peers.Apply(step);
+                    if (events is null)
+                    {
+                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+                        _synced = true;
+                    }
+                    else
+                    {
+                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one full reconcile now.</summary>
+    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask TeardownAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var f in _families)
+            {
+                foreach (var r in await _rtnl.Routes.ListAsync(new RouteFilter { Family = f.Spec.Family, Table = RouteTables.Main }, cancellationToken).ConfigureAwait(false))
+                {
+                    if (r.Protocol == (RouteProtocol)_options.RouteProtocol && InOverlay(f, r.Destination))
+                    {
+                        await _rtnl.Routes.DeleteAsync(new RouteSpec(r.Destination) { Table = RouteTables.Main, Protocol = r.Protocol }, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                // Neighbour, FDB entries and onlink routes on the device go with it.
+                await _rtnl.Links.DeleteByNameAsync(f.Spec.Name, cancellationToken).ConfigureAwait(false);
+                f.Programmed.Clear();
+                f.PublishView();
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _rtnl.DisposeAsync().ConfigureAwait(false);
+        _namespace?.Dispose();
+        _gate.Dispose();
+        _healSignal.Dispose();
+    }
+
+    private async Task ReconcileCoreAsync(CancellationToken cancellationToken)
+    {
+        await EnsureDevicesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var f in _families)
+        {
+            var direct = await DirectMapAsync(f, _peers.Current, cancellationToken).ConfigureAwait(false);
+            var desired = new Dictionary<IPNetwork, PeerPlan>();
+            foreach (var lease in _peers.Current)
+            {
+                if (PlanFor(f, lease, direct, log: !_synced) is { } plan)
+                {
+                    desired[plan.Subnet] = plan;
+                }
+            }
+
+            var observed = await ObserveAsync(f, cancellationToken).ConfigureAwait(false);
+            var diff = VxlanPlanner.Diff(desired.Values, observed);
+            if (!diff.IsEmpty)
+            {
+                await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
+            }
+
+            f.Programmed = desired;
+            f.PublishView();
+            Log.Reconciled(_logger, f.Spec.Name, desired.Count, diff.Program.Count, diff.DeleteNeighbors.Count, diff.DeleteFdb.Count, diff.DeleteRoutes.Count);
+        }
+
+        Interlocked.Increment(ref _reconciles);
+    }
+
+    private async Task EnsureDevicesAsync(CancellationToken cancellationToken)
+    {
+        var repair = false;
+        foreach (var f in _families)
+        {
+            var link = await _rtnl.Links.GetAsync(f.Spec.Name, cancellationToken).ConfigureAwait(false);
+            if (link is null)
+            {
+                Log.DeviceDeleted(_logger, f.Spec.Name);
+                repair = true;
+            }
+            else if (link.Index != f.Index || !link.IsUp || !Equals(link.MacAddress, f.Spec.Mac) || link.Mtu != f.Spec.Mtu || VxlanDevice.Incompatibility(link, f.Spec) is not null)
+            {
+                repair = true;
+            }
+            else if (f.LeaseSubnet is { } subnet)
+            {
+                await VxlanDevice.EnsureAddressAsync(_rtnl, f.Index, subnet, f.Overlay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (repair)
+        {
+            await SetUpDevicesAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private PeerPlan? PlanFor(FamilyState f, Lease lease, Dictionary<IPAddress, bool>? direct, bool log)
+    {
+        var plan = VxlanPlanner.Plan(lease, f.Spec.Family, _vx.DirectRouting, ip => direct is not null && direct.TryGetValue(ip, out var d) && d, out var skip);
+        if (plan is null && skip is not null && log)
+        {
+            Log.SkippedLease(_logger, f.Spec.Family == AddressFamily.InterNetwork ? lease.Subnet : lease.IPv6Subnet, skip);
+        }
+
+        return plan;
+    }
+
+    private async ValueTask<Dictionary<IPAddress, bool>?> DirectMapAsync(FamilyState f, IEnumerable<Lease> leases, CancellationToken cancellationToken)
+    {
+        if (!_vx.DirectRouting)
+        {
+            return null;
+        }
+
+        var map = new Dictionary<IPAddress, bool>();
+        foreach (var lease in leases)
+        {
+            var ip = f.Spec.Family == AddressFamily.InterNetwork ? lease.Attributes.PublicIP : lease.Attributes.PublicIPv6;
+            if (ip is null || ip.AddressFamily != f.Spec.Family || map.ContainsKey(ip))
+            {
+                continue;
+            }
+
+            var route = await _rtnl.Routes.GetRouteToAsync(ip, cancellationToken).ConfigureAwait(false);
+            map[ip] = route is not null && route.Gateway is null && route.OutputInterface != f.Index && route.Type == RouteType.Unicast;
+        }
+
+        return map;
+    }
+
+    private async ValueTask<ObservedState> ObserveAsync(FamilyState f, CancellationToken cancellationToken)
+    {
+        var neighbors = new List<NeighborEntry>();
+        foreach (var n in await _rtnl.Neighbors.ListAsync(f.Index, f.Spec.Family, cancellationToken).ConfigureAwait(false))
+        {
+            if (n.InterfaceIndex == f.Index && (n.State & NeighborState.Permanent) != 0 && n.LinkAddress is { } mac)
+            {
+                neighbors.Add(new NeighborEntry(n.Address, mac));
+            }
+        }
+
+        var fdb = new List<FdbEntry>();
+        foreach (var e in await _rtnl.Fdb.ListAsync(f.Index, cancellationToken).ConfigureAwait(false))
+        {
+            if (e.InterfaceIndex == f.Index && e.Destination is { } d && d.AddressFamily == f.Spec.Family && (e.State & NeighborState.Permanent) != 0)
+            {
+                fdb.Add(new FdbEntry(e.LinkAddress, d));
+            }
+        }
+
+        var routes = new List<ObservedRoute>();
+        foreach (var r in await _rtnl.Routes.ListAsync(new RouteFilter { Family = f.Spec.Family, Table = RouteTables.Main }, cancellationToken).ConfigureAwait(false))
+        {
+            if (r.Type == RouteType.Unicast && InOverlay(f, r.Destination) &&
+                (r.OutputInterface == f.Index || r.Protocol == (RouteProtocol)_options.RouteProtocol))
+            {
+                routes.Add(new ObservedRoute(r.Destination, r.Gateway, r.OutputInterface == f.Index, r.OnLink));
+            }
+        }
+
+        return new ObservedState(neighbors, fdb, routes);
+    }
+
+    private async Task ApplyEventsAsync(IReadOnlyList<LeaseEvent> events, CancellationToken cancellationToken)
+    {
+        foreach (var f in _families)
+        {
+            var added = events.Where(e => e.Kind == LeaseEventKind.Added).Select(e => e.Lease);
+            var direct = await DirectMapAsync(f, added, cancellationToken).ConfigureAwait(false);
+            var program = new List<PeerPlan>();
+            var delNeighbors = new List<NeighborEntry>();
+            var delFdb = new List<FdbEntry>();
+            var delRoutes = new List<IPNetwork>();
+            foreach (var e in events)
+            {
+                var subnet = f.Spec.Family == AddressFamily.InterNetwork ? e.Lease.Subnet : e.Lease.IPv6Subnet;
+                if (subnet is not { } s)
+                {
+                    continue;
+                }
+
+                f.Programmed.TryGetValue(s, out var old);
+                var plan = e.Kind == LeaseEventKind.Added ? PlanFor(f, e.Lease, direct, log: true) : null;
+                if (old is not null && old != plan)
+                {
+                    if (plan is null)
+                    {
+                        delRoutes.Add(s);
+                        f.Programmed.Remove(s);
+                    }
+
+                    if (old.Fdb is { } of && of != plan?.Fdb)
+                    {
+                        delFdb.Add(of);
+                    }
+
+                    if (old.Neighbor is { } on && plan?.Neighbor is null)
+                    {
+                        delNeighbors.Add(on);
+                    }
+                }
+                else if (old is null && plan is null && e.Kind == LeaseEventKind.Removed &&
+                    VxlanPlanner.Plan(e.Lease, f.Spec.Family, false, _ => false, out _) is { } guess)
+                {
+                    // Not programmed by us in this run (for example: left over from before a restart) — clean up anyway.
+                    delRoutes.Add(s);
+                    delFdb.Add(guess.Fdb!.Value);
+                    delNeighbors.Add(guess.Neighbor!.Value);
+                }
+
+                if (plan is not null)
+                {
+                    program.Add(plan);
+                    f.Programmed[s] = plan;
+                }
+            }
+
+            await ApplyAsync(f, program, delNeighbors, delFdb, delRoutes, cancellationToken).ConfigureAwait(false);
+            f.PublishView();
+        }
+    }
+
+    /// <summary>
+    /// Applies deletions (routes, FDB, neighbours) and programs peers (neighbours, FDB, routes) in one netlink batch,
+    /// then rolls back the peers that failed half-way, as flannel does per peer.
+    /// </summary>
+    private async Task ApplyAsync(FamilyState f, IReadOnlyList<PeerPlan> program, IReadOnlyList<NeighborEntry> delNeighbors, IReadOnlyList<FdbEntry> delFdb, IReadOnlyList<IPNetwork> delRoutes, CancellationToken cancellationToken)
+    {
+        if (program.Count == 0 && delNeighbors.Count == 0 && delFdb.Count == 0 && delRoutes.Count == 0)
+        {
+            return;
+        }
+
+        var batch = _rtnl.CreateBatch();
+        foreach (var dst in delRoutes)
+        {
+            batch.DeleteRoute(new RouteSpec(dst) { Table = RouteTables.Main });
+        }
+
+        foreach (var e in delFdb)
+        {
+            batch.DeleteFdb(new FdbSpec(f.Index, e.Mac, e.Destination));
+        }
+
+        foreach (var n in delNeighbors)
+        {
+            batch.DeleteNeighbor(f.Index, n.Address);
+        }
+
+        var neighborAt = new int[program.Count];
+        var fdbAt = new int[program.Count];
+        var routeAt = new int[program.Count];
+        for (var i = 0; i < program.Count; i++)
+        {
+            neighborAt[i] = -1;
+            if (program[i].Neighbor is { } n)
+            {
+                neighborAt[i] = batch.Count;
+                batch.ReplaceNeighbor(new NeighborSpec(f.Index, n.Address, n.Mac) { State = NeighborState.Permanent });
+            }
+        }
+
+        for (var i = 0; i < program.Count; i++)
+        {
+            fdbAt[i] = -1;
+            if (program[i].Fdb is { } e)
+            {
+                fdbAt[i] = batch.Count;
+                batch.ReplaceFdb(new FdbSpec(f.Index, e.Mac, e.Destination) { State = NeighborState.Permanent });
+            }
+        }
+
+        for (var i = 0; i < program.Count; i++)
+        {
+            routeAt[i] = batch.Count;
+            batch.ReplaceRoute(RouteSpecFor(f, program[i].Route));
+        }
+
+        var result = await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        if (result.FailedCount == 0)
+        {
+            return;
+        }
+
+        var rollback = _rtnl.CreateBatch();
+        for (var i = 0; i < program.Count; i++)
+        {
+            var p = program[i];
+            string? step = null;
+            RtnetlinkBatchItemResult failed = default;
+            if (neighborAt[i] >= 0 && !result[neighborAt[i]].Succeeded)
+            {
+                (step, failed) = ("neighbour", result[neighborAt[i]]);
+            }
+            else if (fdbAt[i] >= 0 && !result[fdbAt[i]].Succeeded)
+            {
+                (step, failed) = ("fdb", result[fdbAt[i]]);
+            }
+            else if (!result[routeAt[i]].Succeeded)
+            {
+                (step, failed) = ("route", result[routeAt[i]]);
+            }
+
+            if (step is null)
+            {
+                continue;
+            }
+
+            Log.PeerFailed(_logger, p.Subnet, step, $"{failed.Error} {failed.ExtendedAckMessage}".Trim());
+            rollback.DeleteRoute(new RouteSpec(p.Subnet) { Table = RouteTables.Main });
+            if (p.Fdb is { } e)
+            {
+                rollback.DeleteFdb(new FdbSpec(f.Index, e.Mac, e.Destination));
+            }
+
+            if (p.Neighbor is { } n)
+            {
+                rollback.DeleteNeighbor(f.Index, n.Address);
+            }
+        }
+
+        // Failures from deletions alone need no rollback; the next reconcile sees whatever is left.
+        if (rollback.Count > 0)
+        {
+            await rollback.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private RouteSpec RouteSpecFor(FamilyState f, PeerRoute route) => route.Direct
+        ? new RouteSpec(route.Destination)
+        {
+            Gateway = route.Gateway,
+            Protocol = (RouteProtocol)_options.RouteProtocol,
+            Table = RouteTables.Main,
+        }
+        : new RouteSpec(route.Destination)
+        {
+            Gateway = route.Gateway,
+            Device = f.Index,
+            OnLink = true,
+            Scope = RouteScope.Universe,
+            Protocol = (RouteProtocol)_options.RouteProtocol,
+            Table = RouteTables.Main,
+        };
+
+    private static bool InOverlay(FamilyState f, IPNetwork destination) =>
+        f.Overlay is { } n && n.BaseAddress.AddressFamily == destination.BaseAddress.AddressFamily &&
+        destination.PrefixLength >= n.PrefixLength && n.Contains(destination.BaseAddress);
+
+    private async Task RepublishAsync(CancellationToken cancellationToken)
+    {
+        var v4 = _families.FirstOrDefault(f => f.Spec.Family == AddressFamily.InterNetwork);
+        var v6 = _families.FirstOrDefault(f => f.Spec.Family == AddressFamily.InterNetworkV6);
+        var attributes = Lease.Attributes with
+        {
+            BackendData = v4 is null ? null : VtepData.Create(_vx.Vni, v4.Spec.Mac),
+            BackendV6Data = v6 is null ? null : VtepData.Create(_vx.Vni, v6.Spec.Mac),
+        };
+        Log.Republished(_logger, VtepData.FormatMac((v4 ?? v6)!.Spec.Mac));
+        Lease = await _context.SubnetManager.AcquireLeaseAsync(
+            new LeaseRequest(attributes) { PreviousSubnet = Lease.Subnet, PreviousIPv6Subnet = Lease.IPv6Subnet },
+            cancellationToken).ConfigureAwait(false);
+        var state = VtepState.Load(_options.StateDirectory, _context.InstanceName, _vx.Vni, out _);
+        state.Mac = v4?.Spec.Mac;
+        state.V6Mac = v6?.Spec.Mac;
+        if (state.TrySave() is { } problem)
+        {
+            Log.StateProblem(_logger, problem);
+        }
+    }
+
+    private void RequestHeal(string reason)
+    {
+        _healReason = reason;
+        if (_healSignal.CurrentCount == 0)
+        {
+            try
+            {
+                _healSignal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+    }
+
+    private async Task HealAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await _healSignal.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+                // Coalesce the burst (a deleted device removes hundreds of entries at once).
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                _healSignal.Wait(0, CancellationToken.None);
+                if (!_synced)
+                {
+                    continue;
+                }
+
+                Log.KernelChanged(_logger, _healReason ?? "unknown");
+                try
+                {
+                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.ReconcileFailed(_logger, ex);
+                    RequestHeal("retry after a failed reconcile");
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task PeriodicAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ReconcileInterval, _context.TimeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!_synced)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.ReconcileFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task KernelWatchAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var groups = RtnetlinkGroups.Link | RtnetlinkGroups.Neighbor | RtnetlinkGroups.IPv4Route | RtnetlinkGroups.IPv6Route;
+                await foreach (var e in _rtnl.WatchAsync(groups, cancellationToken).ConfigureAwait(false))
+                {
+                    if (Relevant(e) is { } why)
+                    {
+                        RequestHeal(why);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.WatchFailed(_logger, ex);
+                RequestHeal("kernel watch restarted");
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private string? Relevant(RtnetlinkEvent e)
+    {
+        foreach (var f in _families)
+        {
+            var view = f.View;
+            switch (e)
+            {
+                case LinkEvent { Change: RtnetlinkChange.Removed } le when le.Link.Index == f.Index || le.Link.Name == f.Spec.Name:
+                    return $"device {f.Spec.Name} deleted";
+                case LinkEvent { Change: RtnetlinkChange.Added } le when le.Link.Index == f.Index && le.Link.MacAddress is { } m && !m.Equals(f.Spec.Mac):
+                    return $"device {f.Spec.Name} MAC changed to {VtepData.FormatMac(m)}";
+                case RouteEvent { Change: RtnetlinkChange.Removed } re when re.Route.Table == RouteTables.Main && view.Routes.Contains(re.Route.Destination):
+                    return $"route {re.Route.Destination} deleted";
+                case NeighborEvent { Change: RtnetlinkChange.Removed } ne when ne.Neighbor.InterfaceIndex == f.Index && view.Neighbors.Contains(ne.Neighbor.Address):
+                    return $"neighbour {ne.Neighbor.Address} deleted";
+                case FdbEvent { Change: RtnetlinkChange.Removed } fe when fe.Entry.InterfaceIndex == f.Index && view.Fdb.Contains(fe.Entry.LinkAddress):
+                    return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} deleted";
+            }
+        }
+
+        return e is ResyncEvent r ? "monitor resync: " + r.Reason : null;
+    }
+
+    /// <summary>Per-family state; <see cref="View"/> is an immutable snapshot the kernel watcher reads without the lock.</summary>
+    private sealed class FamilyState(VxlanDeviceSpec spec)
+    {
+        public VxlanDeviceSpec Spec { get; set; } = spec;
+
+        public int Index { get; set; }
+
+        public IPNetwork? LeaseSubnet { get; init; }
+
+        public IPNetwork? Overlay { get; init; }
+
+        public Dictionary<IPNetwork, PeerPlan> Programmed { get; set; } = [];
+
+        public WatchView View { get; private set; } = new([], [], []);
+
+        public void PublishView() => View = new WatchView(
+            [.. Programmed.Keys],
+            [.. Programmed.Values.Where(p => p.Neighbor is not null).Select(p => p.Neighbor!.Value.Address)],
+            [.. Programmed.Values.Where(p => p.Fdb is not null).Select(p => p.Fdb!.Value.Mac)]);
+    }
+
+    private sealed record WatchView(HashSet<IPNetwork> Routes, HashSet<IPAddress> Neighbors, HashSet<PhysicalAddress> Fdb);
+}

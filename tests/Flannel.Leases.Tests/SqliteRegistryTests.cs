@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Net;
+using Flannel.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace Flannel.Leases.Tests;
+
+public sealed class SqliteRegistryTests : RegistryContractTests
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fln-sqlite-").FullName;
+    private readonly List<SqliteLeaseRegistry> _opened = [];
+
+    private string DbPath => Path.Combine(_dir, "sub", "leases.db");
+
+    protected override TimeSpan ShortTtl => TimeSpan.FromMilliseconds(400);
+
+    protected override Task<ILeaseRegistry> OpenAsync() => Task.FromResult<ILeaseRegistry>(Open());
+
+    private SqliteLeaseRegistry Open(TimeProvider? time = null, int retention = 10_000)
+    {
+        var r = new SqliteLeaseRegistry(
+            new SqliteLeaseRegistryOptions { Path = DbPath, PollInterval = TimeSpan.FromMilliseconds(50), EventRetention = retention },
+            new FakeLogger<SqliteLeaseRegistry>(Logger.Collector),
+            time);
+        _opened.Add(r);
+        return r;
+    }
+
+    protected override async Task PutRawAsync(string keySuffix, string value)
+    {
+        // Behind the registry's back, but the way a writer must: bump the revision and log the event.
+        _ = await Open().ListAsync(L.Timeout()); // make sure the schema exists
+        using var conn = new SqliteConnection($"Data Source={DbPath};Pooling=False");
+        conn.Open();
+        using var tx = conn.BeginTransaction();
+        using var cmd = conn.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            UPDATE state SET revision = revision + 1;
+            INSERT INTO leases(key, value, expires_ms, mod_revision) VALUES (@k, @v, NULL, (SELECT revision FROM state));
+            INSERT INTO events(revision, key, kind, value) VALUES ((SELECT revision FROM state), @k, 0, @v);
+            """;
+        cmd.Parameters.AddWithValue("@k", keySuffix);
+        cmd.Parameters.AddWithValue("@v", value);
+        cmd.ExecuteNonQuery();
+        tx.Commit();
+    }
+
+    protected override Task SetConfigAsync(string json) => Open().SetNetworkConfigAsync(json, L.Timeout()).AsTask();
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var r in _opened)
+        {
+            r.Dispose();
+        }
+
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Database_file_is_created_with_its_directory_in_wal_mode()
+    {
+        var r = Open();
+        await r.ListAsync(L.Timeout());
+        Assert.True(File.Exists(DbPath));
+        using var conn = new SqliteConnection($"Data Source={DbPath};Pooling=False");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", cmd.ExecuteScalar() as string);
+    }
+
+    [Fact]
+    public async Task Bad_config_is_rejected_with_the_field_named()
+    {
+        var r = Open();
+        var ex = await Assert.ThrowsAsync<FlannelConfigurationException>(() => r.SetNetworkConfigAsync("""{"Network": 17}""", L.Timeout()).AsTask());
+        Assert.Contains("Network", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Expiry_follows_the_clock_and_is_reported_once_across_instances()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var a = Open(time);
+        var b = Open(time);
+        await a.CreateAsync(L.Make("10.5.3.0/24", "198.18.0.3"), TimeSpan.FromHours(24), L.Timeout());
+        await a.CreateAsync(L.Make("10.5.4.0/24", "198.18.0.4"), null, L.Timeout());
+        var start = await a.ListAsync(L.Timeout());
+
+        time.Advance(TimeSpan.FromHours(23));
+        Assert.Equal(2, (await b.ListAsync(L.Timeout())).Leases.Count);
+        time.Advance(TimeSpan.FromHours(1.01));
+
+        // Two instances observe the expiry concurrently; exactly one removal event is logged.
+        await Task.WhenAll(a.ListAsync(L.Timeout()).AsTask(), b.ListAsync(L.Timeout()).AsTask());
+        var left = Assert.Single((await b.ListAsync(L.Timeout())).Leases);
+        Assert.Equal(L.Net("10.5.4.0/24"), left.Subnet);
+
+        using var conn = new SqliteConnection($"Data Source={DbPath};Pooling=False");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM events WHERE kind = 1 AND key = '10.5.3.0-24'";
+        Assert.Equal(1L, (long)cmd.ExecuteScalar()!);
+        Assert.True((await b.ListAsync(L.Timeout())).Revision > start.Revision);
+    }
+
+    [Fact]
+    public async Task Renewal_of_a_lease_extends_it_past_the_old_expiry()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var r = Open(time);
+        var lease = await r.CreateAsync(L.Make("10.5.3.0/24", "198.18.0.3"), TimeSpan.FromHours(24), L.Timeout());
+        time.Advance(TimeSpan.FromHours(23));
+        var renewed = await r.UpdateAsync(lease!, TimeSpan.FromHours(24), L.Timeout());
+        Assert.Equal(time.GetUtcNow().AddHours(24).ToUnixTimeMilliseconds(), renewed.Expiration!.Value.ToUnixTimeMilliseconds());
+        time.Advance(TimeSpan.FromHours(2));
+        Assert.Single((await r.ListAsync(L.Timeout())).Leases);
+    }
+
+    [Fact]
+    public async Task Watcher_behind_the_pruned_event_log_gets_a_snapshot()
+    {
+        var r = Open(retention: 5);
+        var start = await r.ListAsync(L.Timeout());
+        for (var i = 1; i <= 12; i++)
+        {
+            await r.CreateAsync(L.Make($"10.5.{i}.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout());
+        }
+
+        await r.DeleteAsync(L.Net("10.5.1.0/24"), null, L.Timeout());
+        await using var w = new WatchRecorder(r, start);
+        await w.WaitUntil(x => x.All.Count > 0, "the first result");
+        var first = w.All[0];
+        Assert.True(first.IsSnapshot);
+        Assert.Equal(11, first.Snapshot!.Count);
+        Assert.Equal((await r.ListAsync(L.Timeout())).Revision, first.Revision);
+
+        await r.CreateAsync(L.Make("10.5.100.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout());
+        await w.WaitUntil(x => x.State.Count == 12, "the event after the snapshot");
+        Assert.False(w.All[^1].IsSnapshot);
+    }
+
+    [Fact]
+    public async Task Removal_events_carry_the_last_attributes()
+    {
+        var r = Open();
+        var start = await r.ListAsync(L.Timeout());
+        await using var w = new WatchRecorder(r, start);
+        await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.77"), TimeSpan.FromHours(1), L.Timeout());
+        await r.DeleteAsync(L.Net("10.5.1.0/24"), null, L.Timeout());
+        await w.WaitUntil(x => x.Events.Any(e => e.Kind == LeaseEventKind.Removed), "the removal");
+        Assert.Equal(IPAddress.Parse("198.18.0.77"), w.Events.Single(e => e.Kind == LeaseEventKind.Removed).Lease.Attributes.PublicIP);
+    }
+
+    [Fact]
+    public async Task One_subnet_cannot_be_held_by_two_keys()
+    {
+        var r = Open();
+        Assert.NotNull(await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout()));
+        // Same IPv4 subnet under a dual-stack key: a different key, but the subnet is taken.
+        Assert.Null(await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.2", "fc00::/64"), TimeSpan.FromHours(1), L.Timeout()));
+        var ex = await Assert.ThrowsAnyAsync<FlannelException>(() => r.UpdateAsync(L.Make("10.5.1.0/24", "198.18.0.2", "fc00::/64"), TimeSpan.FromHours(1), L.Timeout()).AsTask());
+        Assert.Contains("10.5.1.0-24&fc00::-64", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agents_in_several_processes_never_share_a_subnet()
+    {
+        // 5 processes x 10 agents = 50 agents acquiring at once from one file; 45 subnets, so 5 must get "out of subnets".
+        _ = await Open().ListAsync(L.Timeout());
+        var procs = Enumerable.Range(0, 5).Select(p => StartBench("agent-sqlite", DbPath, "10", (p * 10 + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "45")).ToList();
+        var lines = new List<string>();
+        foreach (var p in procs)
+        {
+            var output = await p.StandardOutput.ReadToEndAsync(L.Timeout(120));
+            await p.WaitForExitAsync(L.Timeout(120));
+            Assert.True(p.ExitCode == 0, $"agent process exited {p.ExitCode}: {await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken)}");
+            lines.AddRange(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        Assert.Equal(50, lines.Count);
+        var ok = lines.Where(l => l.StartsWith("OK ", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]).ToList();
+        var failed = lines.Where(l => l.StartsWith("ERR ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(45, ok.Count);
+        Assert.Equal(45, ok.Distinct().Count());
+        Assert.Equal(5, failed.Count);
+        Assert.All(failed, l => Assert.EndsWith("out of subnets", l, StringComparison.Ordinal));
+        var stored = (await Open().ListAsync(L.Timeout())).Leases.Select(l => $"{l.Subnet}").Order().ToList();
+        Assert.Equal(ok.Order().ToList(), stored);
+    }
+
+    [Fact]
+    public async Task Processes_killed_mid_write_leave_a_consistent_database()
+    {
+        _ = await Open().ListAsync(L.Timeout());
+        for (var round = 0; round < 3; round++)
+        {
+            var procs = Enumerable.Range(1, 4).Select(id => StartBench("churn-sqlite", DbPath, id.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+            foreach (var p in procs)
+            {
+                Assert.Equal("READY", await p.StandardOutput.ReadLineAsync(L.Timeout(60)));
+            }
+
+            await Task.Delay(300 + Random.Shared.Next(300), TestContext.Current.CancellationToken);
+            foreach (var p in procs)
+            {
+                p.Kill(); // SIGKILL, wherever it is in its transaction
+                await p.WaitForExitAsync(L.Timeout());
+                p.Dispose();
+            }
+        }
+
+        using (var conn = new SqliteConnection($"Data Source={DbPath};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", cmd.ExecuteScalar() as string);
+            cmd.CommandText = "SELECT (SELECT revision FROM state) = (SELECT MAX(revision) FROM events)";
+            Assert.Equal(1L, (long)cmd.ExecuteScalar()!);
+            cmd.CommandText = "SELECT COUNT(*) FROM leases WHERE mod_revision > (SELECT revision FROM state)";
+            Assert.Equal(0L, (long)cmd.ExecuteScalar()!);
+        }
+
+        // Replaying the event log gives exactly the stored leases: nothing half-written.
+        var r = Open();
+        var snap = await r.ListAsync(L.Timeout());
+        await using var w = new WatchRecorder(r, new LeaseSnapshot([], 0));
+        await w.WaitUntil(x => x.Revision == snap.Revision, "the replay");
+        Assert.Equal(snap.Leases.Select(Describe).Order(), w.State.Values.Select(Describe).Order());
+        Assert.True(snap.Revision > 10);
+    }
+
+    private static Process StartBench(params string[] args)
+    {
+        var testDir = AppContext.BaseDirectory;
+        var dll = Path.GetFullPath(Path.Combine(testDir.Replace("Flannel.Leases.Tests", "Flannel.Leases.Bench", StringComparison.Ordinal), "Flannel.Leases.Bench.dll"));
+        Assert.True(File.Exists(dll), $"the bench/agent program is not built at {dll}");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return Process.Start(psi)!;
+    }
+}
