@@ -54,8 +54,8 @@ public static class FlannelServiceCollectionExtensions
 
     /// <summary>
     /// Registers a <see cref="LeaseManager"/> as the <see cref="ISubnetManager"/>, over the registered
-    /// <see cref="ILeaseRegistry"/> (a store package's <c>AddXxxLeaseStore()</c>). The DI clock and logger factory are
-    /// used unless the options name their own.
+    /// <see cref="ILeaseRegistry"/> (a store package's <c>AddXxxLeaseStore()</c>). The DI clock, logger factory and
+    /// meter factory are used unless the options name their own.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="options">The options, or null for the defaults.</param>
@@ -70,6 +70,7 @@ public static class FlannelServiceCollectionExtensions
             {
                 TimeProvider = ReferenceEquals(o.TimeProvider, TimeProvider.System) ? sp.GetService<TimeProvider>() ?? o.TimeProvider : o.TimeProvider,
                 LoggerFactory = o.LoggerFactory ?? sp.GetService<ILoggerFactory>(),
+                MeterFactory = o.MeterFactory ?? sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
             };
             return new LeaseManager(sp.GetRequiredService<ILeaseRegistry>(), o);
         });

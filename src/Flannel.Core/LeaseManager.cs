@@ -19,6 +19,7 @@ public sealed class LeaseManager : ISubnetManager
     private readonly Random _random;
     private readonly Lock _randomLock = new();
     private int _warnedBackendDefaulted;
+    private readonly LeaseMetrics _metrics;
 
     /// <summary>Creates a lease manager.</summary>
     /// <param name="registry">The store.</param>
@@ -40,7 +41,10 @@ public sealed class LeaseManager : ISubnetManager
 
         _logger = (_options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<LeaseManager>();
         _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
+        _metrics = new LeaseMetrics(_options.MeterFactory);
     }
+
+    internal LeaseMetrics Metrics => _metrics;
 
     /// <summary>The store under this manager.</summary>
     public ILeaseRegistry Registry => _registry;
@@ -92,6 +96,7 @@ public sealed class LeaseManager : ISubnetManager
                         mine.IsReservation ? null : _options.Ttl,
                         cancellationToken).ConfigureAwait(false);
                     CoreLog.LeaseReused(_logger, reused.Subnet, reused.IPv6Subnet, attrs.PublicIP, mine.IsReservation ? " (a reservation, kept without TTL)" : string.Empty);
+                    _metrics.Acquired("public-ip");
                     return reused;
                 }
 
@@ -117,11 +122,13 @@ public sealed class LeaseManager : ISubnetManager
             if (created is not null)
             {
                 CoreLog.LeaseAllocated(_logger, created.Subnet, created.IPv6Subnet, attrs.PublicIP, created.Expiration);
+                _metrics.Acquired(subnet == request.PreviousSubnet ? "previous" : "new");
                 return created;
             }
 
             lastTried = subnet;
             CoreLog.LostRace(_logger, subnet, attempt, _options.MaxAttempts);
+            _metrics.RaceLost();
         }
 
         throw new LeaseConflictException(
@@ -134,6 +141,7 @@ public sealed class LeaseManager : ISubnetManager
         ArgumentNullException.ThrowIfNull(lease);
         var renewed = await _registry.UpdateAsync(lease, lease.IsReservation ? null : _options.Ttl, cancellationToken).ConfigureAwait(false);
         CoreLog.LeaseRenewed(_logger, renewed.Subnet, renewed.Expiration);
+        _metrics.Renewed();
         return renewed;
     }
 
@@ -143,6 +151,7 @@ public sealed class LeaseManager : ISubnetManager
         ArgumentNullException.ThrowIfNull(lease);
         var found = await _registry.DeleteAsync(lease.Subnet, lease.IPv6Subnet, cancellationToken).ConfigureAwait(false);
         CoreLog.LeaseReleased(_logger, lease.Subnet, found);
+        _metrics.Released();
         return found;
     }
 

@@ -23,6 +23,12 @@ public sealed record LeaseManagerOptions
     /// <summary>How many times a lost creation race is retried before giving up (flannel: 10).</summary>
     public int MaxAttempts { get; init; } = 10;
 
+    /// <summary>
+    /// The meter factory for the <c>Flannel.Core</c> meter (<c>flannel.lease.acquisitions</c>, <c>flannel.lease.races</c>,
+    /// <c>flannel.lease.renewals</c>, <c>flannel.lease.releases</c>), or null for no metrics.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>The logger factory, or null for no logging.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

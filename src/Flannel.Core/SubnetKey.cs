@@ -38,7 +38,7 @@ public readonly record struct SubnetKey(IPNetwork Subnet, IPNetwork? IPv6Subnet 
     /// <exception cref="ArgumentException">A subnet has the wrong address family or host bits set.</exception>
     public static string Format(IPNetwork subnet, IPNetwork? ipv6Subnet = null)
     {
-        if (subnet.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
+        if (subnet.BaseAddress?.AddressFamily != AddressFamily.InterNetwork)
         {
             throw new ArgumentException($"the first part of a subnet key must be IPv4, not {subnet}", nameof(subnet));
         }
@@ -46,7 +46,7 @@ public readonly record struct SubnetKey(IPNetwork Subnet, IPNetwork? IPv6Subnet 
         var text = string.Create(CultureInfo.InvariantCulture, $"{subnet.BaseAddress}-{subnet.PrefixLength}");
         if (ipv6Subnet is { } v6)
         {
-            if (v6.BaseAddress.AddressFamily != AddressFamily.InterNetworkV6)
+            if (v6.BaseAddress?.AddressFamily != AddressFamily.InterNetworkV6)
             {
                 throw new ArgumentException($"the second part of a subnet key must be IPv6, not {v6}", nameof(ipv6Subnet));
             }

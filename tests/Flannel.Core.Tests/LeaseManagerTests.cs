@@ -158,3 +158,48 @@ public class LeaseManagerTests
         public IAsyncEnumerable<LeaseWatchResult> WatchAsync(long afterRevision, CancellationToken cancellationToken) => inner.WatchAsync(afterRevision, cancellationToken);
     }
 }
+
+public class LeaseManagerMetricsTests
+{
+    private sealed class TestMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        private readonly List<System.Diagnostics.Metrics.Meter> _meters = [];
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options.Name, options.Version, options.Tags, this);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var m in _meters)
+            {
+                m.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task CountsAcquisitionsRacesRenewalsAndReleases()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var factory = new TestMeterFactory();
+        using var registry = new InMemoryLeaseRegistry(NetworkConfig.Parse("""{"Network":"10.5.0.0/16"}"""));
+        var manager = new LeaseManager(registry, new LeaseManagerOptions { MeterFactory = factory });
+        var meter = manager.Metrics.Meter!;
+        using var acquisitions = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "flannel.lease.acquisitions");
+        using var renewals = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "flannel.lease.renewals");
+        using var releases = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "flannel.lease.releases");
+        var request = new LeaseRequest(new LeaseAttributes { PublicIP = System.Net.IPAddress.Parse("198.18.0.1") }) { PreviousSubnet = System.Net.IPNetwork.Parse("10.5.9.0/24") };
+        var lease = await manager.AcquireLeaseAsync(request, ct);
+        await manager.AcquireLeaseAsync(request, ct);
+        await manager.RenewLeaseAsync(lease, ct);
+        await manager.ReleaseLeaseAsync(lease, ct);
+        Assert.Equal(["previous", "public-ip"], acquisitions.GetMeasurementSnapshot().Select(m => (string)m.Tags["source"]!));
+        Assert.Equal(1, renewals.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1, releases.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal("Flannel.Core", meter.Name);
+    }
+}
