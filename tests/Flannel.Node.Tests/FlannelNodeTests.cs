@@ -286,3 +286,21 @@ public sealed class FlannelNodeTests
         }
     }
 }
+
+public sealed class NodeLoggingTests
+{
+    [Fact]
+    public async Task EveryComponentLogsInsideTheNodesInstanceScope()
+    {
+        var collector = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using var factory = new Microsoft.Extensions.Logging.LoggerFactory([new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider(collector)]);
+        var config = Fixtures.Config();
+        var manager = new LeaseManager(new InMemoryLeaseRegistry(), new LeaseManagerOptions { NetworkConfig = config, LoggerFactory = factory });
+        await using var node = new FlannelNode(Fixtures.Options("198.18.0.1", "blue"), new FlannelNodeServices { SubnetManager = manager, Backends = [new RecordingBackendFactory()], LoggerFactory = factory });
+        await node.StartAsync(TestContext.Current.CancellationToken);
+
+        var fromLeaseManager = collector.GetSnapshot().Where(r => r.Category == "Flannel.LeaseManager").ToList();
+        Assert.NotEmpty(fromLeaseManager);
+        Assert.All(fromLeaseManager, r => Assert.Contains(r.Scopes.OfType<IEnumerable<KeyValuePair<string, object?>>>().SelectMany(s => s), kv => kv.Key == "FlannelInstance" && (string?)kv.Value == "blue"));
+    }
+}

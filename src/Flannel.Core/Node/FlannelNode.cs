@@ -115,6 +115,9 @@ public sealed class FlannelNode : IAsyncDisposable
             }
         }
 
+        // Everything this node runs — the backend, the lease manager, the rules, the background loops started
+        // below — logs inside this scope, so several nodes in one process can be told apart in any log sink.
+        using var scope = _logger.BeginScope(new KeyValuePair<string, object?>[] { new("FlannelInstance", _options.InstanceName), new("NodeName", _options.NodeName) });
         SetState(NodeState.Starting);
         NodeLog.Starting(_logger, _options.InstanceName);
         try
