@@ -79,10 +79,14 @@ internal static class VtepData
         string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
     /// <summary>A random unicast, locally administered MAC (as flannel makes its VTEP MACs).</summary>
+    /// <remarks>
+    /// Not a secret, so no cryptographic generator: RandomNumberGenerator would load libcrypto (~3.4 MB of RSS in
+    /// the daemon) for six bytes.
+    /// </remarks>
     public static PhysicalAddress NewMac()
     {
         var b = new byte[6];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(b);
+        Random.Shared.NextBytes(b);
         b[0] = (byte)((b[0] & 0xfe) | 0x02);
         return new PhysicalAddress(b);
     }
