@@ -153,7 +153,20 @@ public sealed class RtnetlinkLinks
     public ValueTask MoveToNamespaceAsync(int index, NetworkNamespace target, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, (bool?)null, (int?)null, (PhysicalAddress?)null, (NetworkNamespace?)target), LinkCodec.EncodeSet, false, cancellationToken));
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, (bool?)null, (int?)null, (PhysicalAddress?)null, (NetworkNamespace?)target, (int?)null), LinkCodec.EncodeSet, false, cancellationToken));
+    }
+
+    /// <summary>Makes the link a port of a bridge (IFLA_MASTER), or releases it with 0 (<c>ip link set DEV master BR</c> / <c>nomaster</c>).</summary>
+    /// <param name="index">The interface index of the port.</param>
+    /// <param name="masterIndex">The interface index of the bridge, or 0 to release the port.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task.</returns>
+    /// <example><code>await rtnl.Links.SetMasterAsync(veth.Index, bridge.Index, ct);</code></example>
+    public ValueTask SetMasterAsync(int index, int masterIndex, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(index);
+        ArgumentOutOfRangeException.ThrowIfNegative(masterIndex);
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, (bool?)null, (int?)null, (PhysicalAddress?)null, (NetworkNamespace?)null, (int?)masterIndex), LinkCodec.EncodeSet, false, cancellationToken));
     }
 
     /// <summary>Changes several settings in one request; null leaves a setting alone.</summary>
@@ -166,7 +179,7 @@ public sealed class RtnetlinkLinks
     public ValueTask SetAsync(int index, bool? up, int? mtu, PhysicalAddress? macAddress, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(index);
-        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, up, mtu, macAddress, (NetworkNamespace?)null), LinkCodec.EncodeSet, false, cancellationToken));
+        return RtnetlinkClient.Void(_client.RequestAckAsync(Nl.RTM_NEWLINK, 0, (index, up, mtu, macAddress, (NetworkNamespace?)null, (int?)null), LinkCodec.EncodeSet, false, cancellationToken));
     }
 
     /// <summary>Deletes a link (a veth deletes its peer too).</summary>

@@ -123,6 +123,21 @@ public class LinkTests
     }
 
     [PrivilegedFact]
+    public async Task SetMasterAttachesAndReleasesABridgePort()
+    {
+        await using var s = NetnsScope.Create("lmaster");
+        var br = await s.Client.Links.CreateAsync(new BridgeLinkSpec("br0"), Ct);
+        var port = await s.Client.Links.CreateAsync(new VethLinkSpec("fln-p0", "fln-p1"), Ct);
+
+        await s.Client.Links.SetMasterAsync(port.Index, br.Index, Ct);
+        Assert.Equal("br0", s.Ns.IpJson("link", "show", "dev", "fln-p0")[0].GetProperty("master").GetString());
+        Assert.Equal(br.Index, (await s.Client.Links.GetByIndexAsync(port.Index, Ct))!.MasterIndex);
+
+        await s.Client.Links.SetMasterAsync(port.Index, 0, Ct);
+        Assert.False(s.Ns.IpJson("link", "show", "dev", "fln-p0")[0].TryGetProperty("master", out _));
+    }
+
+    [PrivilegedFact]
     public async Task VethPeerInAnotherNamespaceAndDuplicateCreateFailsWithEexist()
     {
         await using var s = NetnsScope.Create("veth");

@@ -6,8 +6,8 @@ namespace Flanneld.Labs;
 
 /// <summary>
 /// The few system calls the lab needs that Flannel.Netlink does not offer: named namespaces (bind mounts under
-/// /var/run/netns, as iproute2 makes them), entering a namespace on a dedicated thread, enslaving a port to a
-/// bridge (IFLA_MASTER) and signals.
+/// /var/run/netns, as iproute2 makes them), entering a namespace on a dedicated thread, sysctls
+/// and signals.
 /// </summary>
 internal static partial class LabNative
 {
@@ -126,67 +126,6 @@ internal static partial class LabNative
             return 0;
         }, TimeSpan.FromSeconds(10));
 
-    /// <summary>
-    /// Attaches link <paramref name="port"/> to bridge <paramref name="master"/> inside a namespace: one
-    /// RTM_NEWLINK with IFLA_MASTER on a NETLINK_ROUTE socket opened in that namespace.
-    /// </summary>
-    public static void SetMaster(string namespacePath, int port, int master) =>
-        RunInNamespace(namespacePath, () =>
-        {
-            var fd = Socket(16, 3 | 0x80000, 0); // AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE
-            if (fd < 0)
-            {
-                throw new IOException($"cannot open a netlink socket: {Describe(Marshal.GetLastPInvokeError())}");
-            }
-
-            try
-            {
-                Span<byte> msg = stackalloc byte[40];
-                msg.Clear();
-                BinaryPrimitives.WriteUInt32LittleEndian(msg, 40);             // nlmsg_len
-                BinaryPrimitives.WriteUInt16LittleEndian(msg[4..], 16);        // RTM_NEWLINK
-                BinaryPrimitives.WriteUInt16LittleEndian(msg[6..], 1 | 4);     // NLM_F_REQUEST | NLM_F_ACK
-                BinaryPrimitives.WriteUInt32LittleEndian(msg[8..], 1);         // seq
-                BinaryPrimitives.WriteInt32LittleEndian(msg[20..], port);      // ifi_index
-                BinaryPrimitives.WriteUInt16LittleEndian(msg[32..], 8);        // rta_len
-                BinaryPrimitives.WriteUInt16LittleEndian(msg[34..], 10);       // IFLA_MASTER
-                BinaryPrimitives.WriteInt32LittleEndian(msg[36..], master);
-                unsafe
-                {
-                    fixed (byte* p = msg)
-                    {
-                        if (Send(fd, p, (nuint)msg.Length, 0) < 0)
-                        {
-                            throw new IOException($"netlink send failed: {Describe(Marshal.GetLastPInvokeError())}");
-                        }
-                    }
-
-                    var reply = new byte[4096];
-                    fixed (byte* r = reply)
-                    {
-                        var n = Recv(fd, r, (nuint)reply.Length, 0);
-                        if (n < 20)
-                        {
-                            throw new IOException($"netlink reply too short ({n} bytes): {Describe(Marshal.GetLastPInvokeError())}");
-                        }
-                    }
-
-                    var type = BinaryPrimitives.ReadUInt16LittleEndian(reply.AsSpan(4));
-                    var error = BinaryPrimitives.ReadInt32LittleEndian(reply.AsSpan(16));
-                    if (type != 2 || error != 0)
-                    {
-                        throw new IOException($"cannot attach link {port} to bridge {master}: {(type == 2 ? Describe(-error) : "unexpected reply type " + type)}");
-                    }
-                }
-            }
-            finally
-            {
-                Close(fd);
-            }
-
-            return 0;
-        }, TimeSpan.FromSeconds(10));
-
     /// <summary>Sends a signal; false when the process does not exist.</summary>
     public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
 
@@ -230,15 +169,6 @@ internal static partial class LabNative
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(SafeHandle fd, int nstype);
-
-    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
-    private static partial int Socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

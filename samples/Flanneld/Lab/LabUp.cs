@@ -139,7 +139,7 @@ internal sealed class LabUp
             var eth0 = await nl.Links.CreateAsync(new VethLinkSpec("eth0", port) { PeerNamespace = ul }, ct).ConfigureAwait(false);
             var peer = await ulNl.Links.GetAsync(port, ct).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"the bridge port {port} did not appear in {Underlay}");
-            LabNative.SetMaster(Path.Combine(LabNative.NetnsDirectory, Underlay), peer.Index, bridge.Index);
+            await ulNl.Links.SetMasterAsync(peer.Index, bridge.Index, ct).ConfigureAwait(false);
             await ulNl.Links.SetUpAsync(peer.Index, ct).ConfigureAwait(false);
             var ip = PublicIP(i);
             await nl.Addresses.AddAsync(new AddressSpec(eth0.Index, ip, 24), ct).ConfigureAwait(false);

@@ -90,7 +90,7 @@ internal static class LinkCodec
         w.WriteString(Ifla.IfName, name);
     }
 
-    public static void EncodeSet(ref NetlinkWriter w, (int Index, bool? Up, int? Mtu, System.Net.NetworkInformation.PhysicalAddress? Mac, NetworkNamespace? Ns) s)
+    public static void EncodeSet(ref NetlinkWriter w, (int Index, bool? Up, int? Mtu, System.Net.NetworkInformation.PhysicalAddress? Mac, NetworkNamespace? Ns, int? Master) s)
     {
         var h = new LinkHeader { Index = s.Index };
         if (s.Up is { } up)
@@ -113,6 +113,11 @@ internal static class LinkCodec
         if (s.Ns is { } ns)
         {
             w.WriteUInt32(Ifla.NetNsFd, (uint)ns.FileDescriptor);
+        }
+
+        if (s.Master is { } master)
+        {
+            w.WriteUInt32(Ifla.Master, (uint)master);
         }
     }
 
