@@ -12,7 +12,10 @@ namespace Flanneld;
 internal sealed class PrometheusExporter : IDisposable
 {
     private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(string Name, string Labels), Series> _series = new();
+
+    // Per instrument: its exposition name and its series by tag set. Recording a measurement allocates nothing
+    // once the series exists (peer events arrive by the thousand when a large cluster is first seen).
+    private readonly ConcurrentDictionary<Instrument, InstrumentSeries> _instruments = new();
 
     public PrometheusExporter()
     {
@@ -33,9 +36,9 @@ internal sealed class PrometheusExporter : IDisposable
     {
         _listener.RecordObservableInstruments();
         var sb = new StringBuilder();
-        foreach (var group in _series.OrderBy(s => s.Key.Name, StringComparer.Ordinal).GroupBy(s => s.Key.Name))
+        foreach (var group in _instruments.Values.OrderBy(i => i.Name, StringComparer.Ordinal).GroupBy(i => i.Name))
         {
-            var first = group.First().Value;
+            var first = group.First();
             var name = group.Key;
             if (first.Description is { Length: > 0 } d)
             {
@@ -43,19 +46,28 @@ internal sealed class PrometheusExporter : IDisposable
             }
 
             sb.Append("# TYPE ").Append(name).Append(' ').Append(first.Type).Append('\n');
-            foreach (var (key, s) in group.OrderBy(g => g.Key.Labels, StringComparer.Ordinal))
+            var series = new List<(string Labels, double Value, long Count, string Type)>();
+            foreach (var instrument in group)
             {
-                lock (s)
+                lock (instrument)
                 {
-                    if (s.Type == "summary")
+                    foreach (var s in instrument.Series)
                     {
-                        sb.Append(name).Append("_count").Append(key.Labels).Append(' ').Append(s.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
-                        sb.Append(name).Append("_sum").Append(key.Labels).Append(' ').Append(s.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                        series.Add((s.Labels, s.Value, s.Count, instrument.Type));
                     }
-                    else
-                    {
-                        sb.Append(name).Append(key.Labels).Append(' ').Append(s.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-                    }
+                }
+            }
+
+            foreach (var (labels, value, count, type) in series.OrderBy(s => s.Labels, StringComparer.Ordinal))
+            {
+                if (type == "summary")
+                {
+                    sb.Append(name).Append("_count").Append(labels).Append(' ').Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                    sb.Append(name).Append("_sum").Append(labels).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                }
+                else
+                {
+                    sb.Append(name).Append(labels).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
                 }
             }
         }
@@ -65,21 +77,23 @@ internal sealed class PrometheusExporter : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    private static double ToDouble<T>(T value)
+        where T : struct => value switch
+        {
+            long l => l,
+            int i => i,
+            double d => d,
+            _ => Convert.ToDouble(value, CultureInfo.InvariantCulture),
+        };
+
     private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         where T : struct
     {
-        var v = Convert.ToDouble(value, CultureInfo.InvariantCulture);
-        var (type, suffix) = instrument switch
+        var v = ToDouble(value);
+        var target = _instruments.GetOrAdd(instrument, static i => new InstrumentSeries(i));
+        lock (target)
         {
-            Counter<T> or ObservableCounter<T> => ("counter", "_total"),
-            Histogram<T> => ("summary", string.Empty),
-            _ => ("gauge", string.Empty),
-        };
-        var name = Sanitize(instrument.Name) + (instrument.Unit is { Length: > 0 } u && !u.StartsWith('{') ? "_" + Sanitize(u) : string.Empty) + suffix;
-        var labels = FormatLabels(tags);
-        var s = _series.GetOrAdd((name, labels), _ => new Series(type, instrument.Description));
-        lock (s)
-        {
+            var s = target.Find(tags);
             switch (instrument)
             {
                 case Counter<T> or UpDownCounter<T>:
@@ -125,15 +139,82 @@ internal sealed class PrometheusExporter : IDisposable
         return sb.ToString();
     }
 
-    private sealed class Series(string type, string? description)
+    /// <summary>One instrument's exposition name, type and series (guarded by locking the instance).</summary>
+    private sealed class InstrumentSeries
     {
-        public string Type { get; } = type;
+        public InstrumentSeries(Instrument instrument)
+        {
+            var (type, suffix) = instrument switch
+            {
+                Counter<long> or Counter<int> or Counter<double> or ObservableCounter<long> or ObservableCounter<int> or ObservableCounter<double> => ("counter", "_total"),
+                Histogram<long> or Histogram<int> or Histogram<double> => ("summary", string.Empty),
+                _ => ("gauge", string.Empty),
+            };
+            Type = type;
+            Description = instrument.Description;
+            Name = Sanitize(instrument.Name) + (instrument.Unit is { Length: > 0 } u && !u.StartsWith('{') ? "_" + Sanitize(u) : string.Empty) + suffix;
+        }
 
-        public string? Description { get; } = description;
+        public string Name { get; }
+
+        public string Type { get; }
+
+        public string? Description { get; }
+
+        public List<Series> Series { get; } = [];
+
+        /// <summary>The series for this tag set, created on first use; tags compare by key and value.</summary>
+        public Series Find(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var s in Series)
+            {
+                if (s.Matches(tags))
+                {
+                    return s;
+                }
+            }
+
+            // The same tags in another order render the same labels: one series.
+            var labels = FormatLabels(tags);
+            foreach (var s in Series)
+            {
+                if (s.Labels == labels)
+                {
+                    return s;
+                }
+            }
+
+            var created = new Series(tags.ToArray(), labels);
+            Series.Add(created);
+            return created;
+        }
+    }
+
+    private sealed class Series(KeyValuePair<string, object?>[] tags, string labels)
+    {
+        public string Labels { get; } = labels;
 
         public double Value { get; set; }
 
         public long Count { get; set; }
+
+        public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> other)
+        {
+            if (other.Length != tags.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < tags.Length; i++)
+            {
+                if (!string.Equals(tags[i].Key, other[i].Key, StringComparison.Ordinal) || !Equals(tags[i].Value, other[i].Value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
     }
 }
 
@@ -144,7 +225,7 @@ internal sealed class PrometheusExporter : IDisposable
 internal sealed class NodeMetrics : IDisposable
 {
     private readonly Meter _meter = new("Flannel.Daemon");
-    private readonly ConcurrentDictionary<string, byte> _peers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(System.Net.IPNetwork?, System.Net.IPNetwork?), byte> _peers = new();
     private readonly Counter<long> _events;
     private Flannel.Node.FlannelNode? _node;
 
@@ -181,7 +262,7 @@ internal sealed class NodeMetrics : IDisposable
             return;
         }
 
-        var key = (lease.Subnet ?? lease.IPv6Subnet)?.ToString() ?? string.Empty;
+        var key = (lease.Subnet, lease.IPv6Subnet);
         switch (e.Kind)
         {
             case Flannel.Node.NodeEventKind.PeerAdded:

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Flannel.Internal;
@@ -34,13 +36,40 @@ public sealed partial record LeaseAttributes
                 throw new LeaseFormatException($"lease value must be a JSON object, not {GoJson.Describe(root)}");
             }
 
+            // One pass over the keys, as Go's decoder makes: a key that matches a field (case-insensitively) sets it,
+            // the last one wins, unknown keys are ignored.
+            JsonElement? publicIP = null, publicIPv6 = null, backendType = null, backendData = null, backendV6Data = null;
+            foreach (var p in root.EnumerateObject())
+            {
+                if (GoJsonFields.Matches(p, "PublicIP"u8))
+                {
+                    publicIP = p.Value;
+                }
+                else if (GoJsonFields.Matches(p, "PublicIPv6"u8))
+                {
+                    publicIPv6 = p.Value;
+                }
+                else if (GoJsonFields.Matches(p, "BackendType"u8))
+                {
+                    backendType = p.Value;
+                }
+                else if (GoJsonFields.Matches(p, "BackendData"u8))
+                {
+                    backendData = p.Value;
+                }
+                else if (GoJsonFields.Matches(p, "BackendV6Data"u8))
+                {
+                    backendV6Data = p.Value;
+                }
+            }
+
             return new LeaseAttributes
             {
-                PublicIP = ReadAddress(root, "PublicIP", ipv6: false),
-                PublicIPv6 = ReadAddress(root, "PublicIPv6", ipv6: true),
-                BackendType = ReadString(root, "BackendType"),
-                BackendData = ReadRaw(root, "BackendData"),
-                BackendV6Data = ReadRaw(root, "BackendV6Data"),
+                PublicIP = ReadAddress(publicIP, "PublicIP", ipv6: false),
+                PublicIPv6 = ReadAddress(publicIPv6, "PublicIPv6", ipv6: true),
+                BackendType = ReadString(backendType, "BackendType"),
+                BackendData = backendData?.Clone(),
+                BackendV6Data = backendV6Data?.Clone(),
             };
         }
     }
@@ -119,9 +148,9 @@ public sealed partial record LeaseAttributes
     private static bool JsonEquals(JsonElement? a, JsonElement? b) =>
         a is null ? b is null : b is not null && JsonElement.DeepEquals(a.Value, b.Value);
 
-    private static IPAddress? ReadAddress(JsonElement root, string name, bool ipv6)
+    private static IPAddress? ReadAddress(JsonElement? value, string name, bool ipv6)
     {
-        if (!GoJson.TryGetProperty(root, name, out var v) || v.ValueKind == JsonValueKind.Null)
+        if (value is not { } v || v.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
@@ -131,7 +160,20 @@ public sealed partial record LeaseAttributes
             throw new LeaseFormatException($"lease value field {name} must be a string holding an {(ipv6 ? "IPv6" : "IPv4")} address, not {GoJson.Describe(v)} ({GoJson.Excerpt(v)})");
         }
 
-        var text = v.GetString()!;
+        // An address is short ASCII: read it from the document's bytes without making a string.
+        Span<char> buffer = stackalloc char[64];
+        scoped ReadOnlySpan<char> text;
+        var raw = JsonMarshal.GetRawUtf8Value(v);
+        if (raw is [(byte)'"', .. var inner, (byte)'"'] && inner.Length <= buffer.Length && inner.IndexOf((byte)'\\') < 0
+            && Ascii.ToUtf16(inner, buffer, out var written) == OperationStatus.Done)
+        {
+            text = buffer[..written];
+        }
+        else
+        {
+            text = v.GetString();
+        }
+
         if (ipv6)
         {
             return IPText.TryParseIPv6(text, out var a6)
@@ -147,9 +189,9 @@ public sealed partial record LeaseAttributes
         return a4.Equals(IPAddress.Any) ? null : a4;
     }
 
-    private static string? ReadString(JsonElement root, string name)
+    private static string? ReadString(JsonElement? value, string name)
     {
-        if (!GoJson.TryGetProperty(root, name, out var v) || v.ValueKind == JsonValueKind.Null)
+        if (value is not { } v || v.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
@@ -159,10 +201,18 @@ public sealed partial record LeaseAttributes
             throw new LeaseFormatException($"lease value field {name} must be a string, not {GoJson.Describe(v)} ({GoJson.Excerpt(v)})");
         }
 
+        // Every lease of a cluster names the same backend: share the common names instead of a string per lease.
+        if (v.ValueEquals("vxlan"u8))
+        {
+            return "vxlan";
+        }
+
+        if (v.ValueEquals("host-gw"u8))
+        {
+            return "host-gw";
+        }
+
         var s = v.GetString();
         return string.IsNullOrEmpty(s) ? null : s;
     }
-
-    private static JsonElement? ReadRaw(JsonElement root, string name) =>
-        GoJson.TryGetProperty(root, name, out var v) ? v.Clone() : null;
 }

@@ -33,6 +33,14 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly TimeProvider _time;
     private readonly string _connectionString;
     private readonly SemaphoreSlim _initLock = new(1, 1);
+    private readonly Lock _decodedLock = new();
+
+    // The leases last decoded, by key. A row is decoded again only when its revision changed, so the snapshots and
+    // events that every watcher of a node reads (its peer watch, its own-lease watch, the backend's watch) share one
+    // Lease per row version instead of parsing the same JSON for each. Bounded by the keys of the last snapshot
+    // plus the keys written since. A hit needs the same revision and the same stored text (by a 64-bit hash), so a
+    // recreated database that reuses revision numbers is not served a stale lease.
+    private Dictionary<string, (Lease Lease, ulong ValueHash)> _decoded = new(StringComparer.Ordinal);
     private volatile bool _initialized;
 
     /// <summary>Creates a registry over the database file named in <paramref name="options"/> (created on first use).</summary>
@@ -307,13 +315,21 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
+                var revision = r.GetInt64(0);
                 var key = r.GetString(1);
-                var kind = r.GetInt32(2);
+                var removal = r.GetInt32(2) == KindDelete;
                 var value = r.IsDBNull(3) ? null : r.GetString(3);
-                var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
-                if (TryDecode(key, value, expires, r.GetInt64(0), kind == KindDelete, out var lease))
+                if (!removal && Cached(key, revision, value) is { } cached)
                 {
-                    events.Add(new LeaseEvent(kind == KindDelete ? LeaseEventKind.Removed : LeaseEventKind.Added, lease));
+                    events.Add(new LeaseEvent(LeaseEventKind.Added, cached));
+                    continue;
+                }
+
+                var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
+                if (TryDecode(key, value, expires, revision, removal, out var lease))
+                {
+                    events.Add(new LeaseEvent(removal ? LeaseEventKind.Removed : LeaseEventKind.Added, lease));
+                    Remember(key, lease, value, removal);
                 }
             }
         }
@@ -332,6 +348,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             var (rev, _) = ReadCounters(conn, tx);
             var now = NowMs();
             var leases = new List<Lease>();
+            var decoded = new Dictionary<string, (Lease, ulong)>(StringComparer.Ordinal);
             using (var cmd = Command(conn, tx, "SELECT key, value, expires_ms, mod_revision FROM leases ORDER BY key"))
             {
                 using var r = cmd.ExecuteReader();
@@ -343,11 +360,22 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                         continue; // expired; the next writer or watcher deletes it and reports the removal
                     }
 
-                    if (TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, r.GetInt64(3), false, out var lease))
+                    var key = r.GetString(0);
+                    var value = r.IsDBNull(1) ? null : r.GetString(1);
+                    var revision = r.GetInt64(3);
+                    if (Cached(key, revision, value) is not { } lease && !TryDecode(key, value, expires, revision, false, out lease))
                     {
-                        leases.Add(lease);
+                        continue;
                     }
+
+                    leases.Add(lease);
+                    decoded[key] = (lease, Fnv64(value));
                 }
+            }
+
+            lock (_decodedLock)
+            {
+                _decoded = decoded;
             }
 
             if (outer is null)
@@ -364,6 +392,52 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                 tx.Dispose();
             }
         }
+    }
+
+    private Lease? Cached(string key, long revision, string? value)
+    {
+        lock (_decodedLock)
+        {
+            return _decoded.TryGetValue(key, out var known) && known.Lease.Revision == revision && known.ValueHash == Fnv64(value)
+                ? known.Lease
+                : null;
+        }
+    }
+
+    private void Remember(string key, Lease lease, string? value, bool removal)
+    {
+        lock (_decodedLock)
+        {
+            if (_decoded.TryGetValue(key, out var known) && known.Lease.Revision >= lease.Revision)
+            {
+                return; // a newer version is already known
+            }
+
+            if (removal)
+            {
+                _decoded.Remove(key);
+            }
+            else
+            {
+                _decoded[key] = (lease, Fnv64(value));
+            }
+        }
+    }
+
+    private static ulong Fnv64(string? text)
+    {
+        if (text is null)
+        {
+            return 0;
+        }
+
+        var hash = 14695981039346656037UL;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash;
     }
 
     private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)

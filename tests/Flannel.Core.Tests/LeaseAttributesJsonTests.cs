@@ -79,6 +79,51 @@ public class LeaseAttributesJsonTests
     }
 
     [Fact]
+    public void KeysFoldAndRepeatLikeGoEncodingJson()
+    {
+        // Go folds keys with Unicode simple folding (U+212A KELVIN SIGN is k), decodes escaped keys and values, and
+        // lets the last of repeated keys win.
+        var a = LeaseAttributes.Parse("""{"PublicIP":"10.9.9.9","publicIP":"10.0.0.\u0031","Bac\u212AendType":"vxlan","\u0042ackendData":{"VNI":1}}""");
+        Assert.Equal(IPAddress.Parse("10.0.0.1"), a.PublicIP);
+        Assert.Equal("vxlan", a.BackendType);
+        Assert.Equal(1, a.BackendData!.Value.GetProperty("VNI").GetInt32());
+
+        // Keys that only look alike are not the field: no match, so the field stays unset.
+        var b = LeaseAttributes.Parse("""{"PublicIP ":"10.0.0.2","Publ\u0131cIP":"10.0.0.3","BackendTypes":"x"}""");
+        Assert.Null(b.PublicIP);
+        Assert.Null(b.BackendType);
+    }
+
+    [Theory]
+    [InlineData("VtepMAC", true)]
+    [InlineData("vtepmac", true)]
+    [InlineData("VTEPMAC", true)]
+    [InlineData("Vtep\\u004dAC", true)]
+    [InlineData("VtepMA", false)]
+    [InlineData("VtepMAC\\u0000", false)]
+    [InlineData("V\\u00e9pMAC", false)]
+    public void GoJsonFieldsMatchKeysAsGoDoes(string key, bool matches)
+    {
+        using var doc = JsonDocument.Parse($$"""{"{{key}}":1}""");
+        var property = doc.RootElement.EnumerateObject().Single();
+        Assert.Equal(matches, GoJsonFields.Matches(property, "VtepMAC"u8));
+        Assert.Equal(matches, GoJsonFields.TryGetValue(doc.RootElement, "VtepMAC"u8, out var value));
+        Assert.Equal(matches ? 1 : 0, matches ? value.GetInt32() : 0);
+    }
+
+    [Fact]
+    public void GoJsonFieldsFoldTheLongS()
+    {
+        // U+017F LATIN SMALL LETTER LONG S folds to s in Go, as U+212A KELVIN SIGN folds to k.
+        using var doc = JsonDocument.Parse("""{"\u017Fubnet":1,"\u212Aey":2,"s":3}""");
+        Assert.True(GoJsonFields.TryGetValue(doc.RootElement, "Subnet"u8, out var subnet));
+        Assert.Equal(1, subnet.GetInt32());
+        Assert.True(GoJsonFields.TryGetValue(doc.RootElement, "KEY"u8, out var key));
+        Assert.Equal(2, key.GetInt32());
+        Assert.False(GoJsonFields.TryGetValue(JsonDocument.Parse("[1]").RootElement, "s"u8, out _));
+    }
+
+    [Fact]
     public void ZeroPublicIPMeansNone()
     {
         var a = LeaseAttributes.Parse("""{"PublicIP":"0.0.0.0","PublicIPv6":"fc00::9"}""");

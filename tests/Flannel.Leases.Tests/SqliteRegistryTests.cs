@@ -154,6 +154,49 @@ public sealed class SqliteRegistryTests : RegistryContractTests
     }
 
     [Fact]
+    public async Task Unchanged_rows_are_decoded_once_and_shared_by_every_reader()
+    {
+        var r = Open();
+        await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout());
+        var b = await r.CreateAsync(L.Make("10.5.2.0/24", "198.18.0.2"), TimeSpan.FromHours(1), L.Timeout());
+        var first = await r.ListAsync(L.Timeout());
+        var second = await r.ListAsync(L.Timeout());
+        Assert.Same(first.Leases[0], second.Leases[0]);
+        Assert.Same(first.Leases[1], second.Leases[1]);
+
+        // A rewrite is read afresh, and a watcher's event for it is the lease the next snapshot holds.
+        await using var w = new WatchRecorder(r, second);
+        var moved = await r.UpdateAsync(b! with { Attributes = b.Attributes with { PublicIP = IPAddress.Parse("198.18.0.22") } }, TimeSpan.FromHours(1), L.Timeout());
+        await w.WaitUntil(x => x.Events.Any(), "the update");
+        var third = await r.ListAsync(L.Timeout());
+        Assert.Same(first.Leases[0], third.Leases[0]);
+        Assert.Equal(IPAddress.Parse("198.18.0.22"), third.Leases[1].Attributes.PublicIP);
+        Assert.Equal(moved.Revision, third.Leases[1].Revision);
+        Assert.Same(w.Events.Single().Lease, third.Leases[1]);
+    }
+
+    [Fact]
+    public async Task A_recreated_database_that_reuses_revisions_is_not_served_from_the_decode_cache()
+    {
+        var r = Open();
+        await r.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.1"), TimeSpan.FromHours(1), L.Timeout());
+        var before = await r.ListAsync(L.Timeout());
+
+        // Another tool deletes the file and a new one is written with the same key at the same revision.
+        SqliteConnection.ClearAllPools();
+        foreach (var f in Directory.GetFiles(Path.GetDirectoryName(DbPath)!))
+        {
+            File.Delete(f);
+        }
+
+        var other = Open();
+        await other.CreateAsync(L.Make("10.5.1.0/24", "198.18.0.99"), TimeSpan.FromHours(1), L.Timeout());
+        var after = await r.ListAsync(L.Timeout());
+        Assert.Equal(before.Leases[0].Revision, after.Leases[0].Revision);
+        Assert.Equal(IPAddress.Parse("198.18.0.99"), after.Leases[0].Attributes.PublicIP);
+    }
+
+    [Fact]
     public async Task Removal_events_carry_the_last_attributes()
     {
         var r = Open();

@@ -105,22 +105,9 @@ internal static class GoJson
         }
     }
 
-    /// <summary>Finds a property the way Go's decoder does: exact name first, then case-insensitive; the last match wins.</summary>
-    public static bool TryGetProperty(JsonElement obj, string name, out JsonElement value)
-    {
-        var found = false;
-        value = default;
-        foreach (var p in obj.EnumerateObject())
-        {
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = p.Value;
-                found = true;
-            }
-        }
-
-        return found;
-    }
+    /// <summary>Finds a property the way Go's decoder does (see <see cref="GoJsonFields"/>): the last matching key wins.</summary>
+    public static bool TryGetProperty(JsonElement obj, string name, out JsonElement value) =>
+        GoJsonFields.TryGetValue(obj, Encoding.ASCII.GetBytes(name), out value);
 
     /// <summary>Describes a JSON value's kind for error messages.</summary>
     public static string Describe(JsonElement value) => value.ValueKind switch

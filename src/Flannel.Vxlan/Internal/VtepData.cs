@@ -33,23 +33,19 @@ internal static class VtepData
             return null;
         }
 
-        foreach (var p in obj.EnumerateObject())
+        // Go's decoder: the key matches case-insensitively and the last one wins.
+        if (!GoJsonFields.TryGetValue(obj, "VtepMAC"u8, out var value))
         {
-            if (!p.Name.Equals("VtepMAC", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            if (p.Value.ValueKind == JsonValueKind.String && TryParseMac(p.Value.GetString(), out var mac))
-            {
-                return mac;
-            }
-
-            problem = $"VtepMAC {p.Value.GetRawText()} is not a MAC address";
+            problem = "backend data has no VtepMAC";
             return null;
         }
 
-        problem = "backend data has no VtepMAC";
+        if (value.ValueKind == JsonValueKind.String && TryParseMac(value.GetString(), out var mac))
+        {
+            return mac;
+        }
+
+        problem = $"VtepMAC {value.GetRawText()} is not a MAC address";
         return null;
     }
 
