@@ -6,7 +6,8 @@ namespace Flannel.Udp;
 /// The <c>Flannel.Udp</c> meter: observable counters over the data path's own counters, so the hot path pays nothing
 /// per packet. Instruments: <c>flannel.udp.packets</c> and <c>flannel.udp.bytes</c> (tag <c>direction</c> =
 /// <c>egress</c> (TUN → peer) or <c>ingress</c> (peer → TUN)), <c>flannel.udp.drops</c> (tags <c>reason</c>,
-/// <c>direction</c>) and <c>flannel.udp.icmp_unreachable</c>.
+/// <c>direction</c>), <c>flannel.udp.icmp_unreachable</c>, and the gauge <c>flannel.udp.peers</c> (peer subnets in the
+/// forwarder's current routing table: what the data path will actually forward to).
 /// </summary>
 internal sealed class UdpMetrics : IDisposable
 {
@@ -14,7 +15,7 @@ internal sealed class UdpMetrics : IDisposable
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
 
-    public UdpMetrics(IMeterFactory? factory, DataPathCounters counters, string instance)
+    public UdpMetrics(IMeterFactory? factory, DataPathCounters counters, Func<int> peers, string instance)
     {
         var tags = new KeyValuePair<string, object?>[] { new("instance", instance) };
         if (factory is not null)
@@ -39,6 +40,7 @@ internal sealed class UdpMetrics : IDisposable
         }, "By", "Inner IPv4 bytes forwarded");
         _meter.CreateObservableCounter("flannel.udp.drops", () => Drops(counters), "{packet}", "Packets dropped, by reason and direction");
         _meter.CreateObservableCounter("flannel.udp.icmp_unreachable", () => Volatile.Read(ref counters.IcmpSent), "{packet}", "ICMP net-unreachable replies written to the TUN");
+        _meter.CreateObservableGauge("flannel.udp.peers", peers, "{peer}", "Peer subnets in the forwarder's routing table");
     }
 
     private static IEnumerable<Measurement<long>> Drops(DataPathCounters c)

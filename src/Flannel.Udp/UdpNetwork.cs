@@ -28,7 +28,7 @@ internal sealed class UdpNetwork : INetwork
         _dataPath = dataPath;
         _context = context;
         _logger = logger;
-        _metrics = new UdpMetrics(context.MeterFactory, dataPath.Counters, context.InstanceName);
+        _metrics = new UdpMetrics(context.MeterFactory, dataPath.Counters, () => dataPath.Peers.Routes.Count, context.InstanceName);
     }
 
     public Lease Lease { get; }
