@@ -6,7 +6,8 @@ namespace Flanneld;
 
 /// <summary>
 /// <c>flanneld lab up|down</c>: a throw-away cluster of network namespaces on this machine, one real flanneld per
-/// host, pods pinging each other. Everything it creates is named <c>flab-*</c> and recorded in a state file.
+/// host, pods pinging each other. Everything it creates is named after the lab (<c>--name</c>, default <c>flab</c>:
+/// <c>flab-h1</c>, …) and recorded in a state file, so several labs with different names can run side by side.
 /// </summary>
 internal static class Lab
 {
@@ -14,26 +15,30 @@ internal static class Lab
 
     private const string Usage = """
         Usage:
-          flanneld lab up [--nodes N] [--backend vxlan|host-gw|udp|alloc] [--keep] [--json] [--pings N]
-          flanneld lab down
+          flanneld lab up [--name NAME] [--nodes N] [--backend vxlan|host-gw|udp|alloc] [--ipv6] [--keep] [--json] [--pings N]
+          flanneld lab down [--name NAME]
 
-        lab up builds N hosts (network namespaces flab-h1..flab-hN, eth0 198.18.0.i/24 on a bridge in flab-ul),
-        starts one flanneld per host (--netns flab-hI, one shared embedded lease store), adds a pod per host
-        (namespace flab-pI behind a veth, addressed from the host's lease), waits for /readyz, pings every pod
+        lab up builds N hosts (network namespaces NAME-h1..NAME-hN, eth0 198.18.0.i/24 on a bridge in NAME-ul),
+        starts one flanneld per host (--netns NAME-hI, one shared embedded lease store), adds a pod per host
+        (namespace NAME-pI behind a veth, addressed from the host's lease), waits for /readyz, pings every pod
         from every other pod and prints a table. It exits 0 when every pair answered every echo (alloc: when
         every host holds a distinct lease and wrote subnet.env; alloc has no data path, so nothing is pinged).
-        Without --keep it removes the lab at the end. Leftovers of an earlier run are removed first.
+        Without --keep it removes the lab at the end. Leftovers of an earlier run of the same lab are removed first.
 
+          --name NAME      the lab's name (default flab): namespaces NAME-*, directory DIR (default lab) or DIR-NAME;
+                           labs with different names run side by side. 1..11 of a-z, 0-9 and '-'
           --nodes N        hosts, 2..50 (default 3)
           --backend NAME   vxlan, host-gw, udp or alloc (default vxlan)
-          --keep           leave the lab running; inspect it, then run `flanneld lab down`
+          --ipv6           dual stack: pods get IPv6 addresses from fd00:10:244::/48 (underlay fd00:198:18::/64)
+                           and are pinged over IPv6 too; vxlan, host-gw and alloc (udp carries IPv4 only)
+          --keep           leave the lab running; inspect it, then run `flanneld lab down [--name NAME]`
           --json           print the result as JSON on stdout (progress stays on stderr)
           --pings N        echoes per pod pair after warm-up (default 5)
 
-        lab down stops the lab's daemons (by PID from the state file: SIGTERM, then SIGKILL), deletes every
-        flab-* namespace and the lab directory.
+        lab down stops the lab's daemons (by PID from the state file: SIGTERM, then SIGKILL), deletes the lab's
+        namespaces (NAME-ul, NAME-hI, NAME-pI) and its directory. Other labs are left alone.
 
-        Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW). Lab directory: FLANNEL_LAB_DIR or /run/flannel-lab.
+        Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW). Lab directory DIR: FLANNEL_LAB_DIR or /run/flannel-lab.
         """;
 
     public static async Task<int> RunAsync(string[] args, IReadOnlyDictionary<string, string> environment)
@@ -91,9 +96,14 @@ internal static class Lab
                 }
 
             case "down":
-                if (args.Length > 1)
+                LabName name;
+                try
                 {
-                    Console.Error.WriteLine($"flanneld lab down: unexpected argument \"{args[1]}\"");
+                    name = ParseDown(args[1..]);
+                }
+                catch (ArgumentException ex)
+                {
+                    Console.Error.WriteLine($"flanneld lab down: {ex.Message}");
                     return 2;
                 }
 
@@ -104,13 +114,13 @@ internal static class Lab
 
                 try
                 {
-                    var removed = await LabTeardown.RunAsync(directory, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                    var removed = await LabTeardown.RunAsync(name.Directory(directory), name, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                     foreach (var line in removed)
                     {
                         Console.Error.WriteLine("  " + line);
                     }
 
-                    Console.Error.WriteLine(removed.Count == 0 ? "flanneld lab down: no lab found" : "flanneld lab down: done");
+                    Console.Error.WriteLine(removed.Count == 0 ? $"flanneld lab down: no lab named {name} found" : $"flanneld lab down: lab {name} removed");
                     return 0;
                 }
                 catch (IOException ex)
@@ -126,8 +136,32 @@ internal static class Lab
         }
     }
 
-    internal static LabOptions ParseUp(string[] args, string directory)
+    internal static LabName ParseDown(string[] args)
     {
+        var name = LabName.Default;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--name" && i + 1 < args.Length)
+            {
+                name = LabName.Parse(args[++i]);
+            }
+            else if (args[i].StartsWith("--name=", StringComparison.Ordinal))
+            {
+                name = LabName.Parse(args[i]["--name=".Length..]);
+            }
+            else
+            {
+                throw new ArgumentException(args[i] == "--name" ? "--name needs a value" : $"unexpected argument \"{args[i]}\" (only --name NAME)");
+            }
+        }
+
+        return name;
+    }
+
+    internal static LabOptions ParseUp(string[] args, string baseDirectory)
+    {
+        var name = LabName.Default;
+        var ipv6 = false;
         var nodes = 3;
         var backend = "vxlan";
         var keep = false;
@@ -185,6 +219,12 @@ internal static class Lab
                     }
 
                     break;
+                case "--name":
+                    name = LabName.Parse(Value());
+                    break;
+                case "--ipv6" when inline is null:
+                    ipv6 = true;
+                    break;
                 case "--keep" when inline is null:
                     keep = true;
                     break;
@@ -196,7 +236,12 @@ internal static class Lab
             }
         }
 
-        return new LabOptions(nodes, backend, keep, json, directory, pings);
+        if (ipv6 && backend == "udp")
+        {
+            throw new ArgumentException("--ipv6 with --backend \"udp\": the udp backend carries IPv4 only (flannel's too); use vxlan, host-gw or alloc for a dual-stack lab");
+        }
+
+        return new LabOptions(name, nodes, backend, ipv6, keep, json, name.Directory(baseDirectory), pings);
     }
 
     private static bool IsRoot() => Environment.IsPrivilegedProcess;

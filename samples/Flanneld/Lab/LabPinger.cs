@@ -9,26 +9,47 @@ namespace Flanneld.Labs;
 internal sealed record PingResult(string From, string To, IPAddress Destination, int Sent, int Received, double AverageRttMs, double MaxRttMs)
 {
     public double LossPercent => Sent == 0 ? 100 : 100.0 * (Sent - Received) / Sent;
+
+    public bool IsIPv6 => Destination.AddressFamily == AddressFamily.InterNetworkV6;
 }
 
 /// <summary>
-/// ICMP echo from inside a pod namespace: a raw ICMP socket created on a thread that entered the namespace (the
-/// socket stays bound to that namespace), then used from the caller's thread with bounded waits.
+/// ICMP echo from inside a pod namespace: a raw ICMP (IPv4) or ICMPv6 socket created on a thread that entered the
+/// namespace (the socket stays bound to that namespace), then used from the caller's thread with bounded waits.
+/// IPv4: echo request type 8, reply 0, our checksum, replies arrive with their IP header. IPv6 (RFC 4443): request
+/// 128, reply 129, the kernel fills in the checksum (it covers a pseudo-header only the kernel knows, RFC 3542),
+/// replies arrive without the IPv6 header.
 /// </summary>
 internal sealed class LabPinger : IDisposable
 {
+    private const byte EchoRequestV4 = 8;
+    private const byte EchoReplyV4 = 0;
+    private const byte EchoRequestV6 = 128;
+    private const byte EchoReplyV6 = 129;
+
     private readonly Socket _socket;
+    private readonly bool _v6;
     private readonly ushort _id;
     private ushort _sequence;
 
-    private LabPinger(Socket socket)
+    private LabPinger(Socket socket, bool v6)
     {
         _socket = socket;
+        _v6 = v6;
         _id = (ushort)Random.Shared.Next(1, ushort.MaxValue);
     }
 
-    public static LabPinger Open(string namespacePath) =>
-        new(LabNative.RunInNamespace(namespacePath, () => new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp), TimeSpan.FromSeconds(10)));
+    /// <summary>A pinger for <paramref name="family"/> (IPv4 or IPv6) inside the namespace at <paramref name="namespacePath"/>.</summary>
+    public static LabPinger Open(string namespacePath, AddressFamily family = AddressFamily.InterNetwork)
+    {
+        var v6 = family switch
+        {
+            AddressFamily.InterNetwork => false,
+            AddressFamily.InterNetworkV6 => true,
+            _ => throw new ArgumentException($"the lab pings IPv4 or IPv6, not {family}", nameof(family)),
+        };
+        return new(LabNative.RunInNamespace(namespacePath, () => v6 ? new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6) : new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp), TimeSpan.FromSeconds(10)), v6);
+    }
 
     /// <summary>Pings until the first reply (ARP and FDB warm-up), at most <paramref name="within"/>.</summary>
     public bool WaitForReply(IPAddress destination, TimeSpan within)
@@ -72,7 +93,7 @@ internal sealed class LabPinger : IDisposable
     {
         var seq = ++_sequence;
         var request = new byte[56];
-        request[0] = 8; // echo request
+        request[0] = _v6 ? EchoRequestV6 : EchoRequestV4;
         BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(4), _id);
         BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(6), seq);
         for (var i = 8; i < request.Length; i++)
@@ -80,7 +101,11 @@ internal sealed class LabPinger : IDisposable
             request[i] = (byte)i;
         }
 
-        BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Checksum(request));
+        if (!_v6)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Checksum(request));
+        }
+
         var sw = Stopwatch.StartNew();
         try
         {
@@ -102,7 +127,7 @@ internal sealed class LabPinger : IDisposable
                 return null;
             }
 
-            EndPoint sender = new IPEndPoint(IPAddress.Any, 0);
+            EndPoint sender = new IPEndPoint(_v6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
             int n;
             try
             {
@@ -113,20 +138,26 @@ internal sealed class LabPinger : IDisposable
                 continue;
             }
 
-            // A raw IPv4 ICMP socket delivers the IP header too.
-            if (n < 20)
+            // A raw IPv4 ICMP socket delivers the IP header too; a raw ICMPv6 socket only the ICMPv6 message (and
+            // every other ICMPv6 message as well: neighbour discovery, errors), hence the type/id/sequence match.
+            var ihl = 0;
+            if (!_v6)
             {
-                continue;
+                if (n < 20)
+                {
+                    continue;
+                }
+
+                ihl = (buffer[0] & 0x0f) * 4;
             }
 
-            var ihl = (buffer[0] & 0x0f) * 4;
             if (n < ihl + 8)
             {
                 continue;
             }
 
             var icmp = buffer.AsSpan(ihl, n - ihl);
-            if (icmp[0] == 0 &&
+            if (icmp[0] == (_v6 ? EchoReplyV6 : EchoReplyV4) &&
                 BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]) == _id &&
                 BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]) == seq &&
                 ((IPEndPoint)sender).Address.Equals(destination))

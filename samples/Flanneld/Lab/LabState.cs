@@ -8,9 +8,9 @@ namespace Flanneld.Labs;
 /// </summary>
 internal sealed class LabState
 {
-    public const string Prefix = "flab-";
-
     public required string Directory { get; init; }
+
+    public required LabName Name { get; init; }
 
     public string Backend { get; set; } = string.Empty;
 
@@ -28,6 +28,7 @@ internal sealed class LabState
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
+            w.WriteString("name", Name.Value);
             w.WriteString("directory", Directory);
             w.WriteString("backend", Backend);
             w.WriteStartArray("processes");
@@ -53,8 +54,11 @@ internal sealed class LabState
         File.Move(tmp, StateFile(Directory), overwrite: true);
     }
 
-    /// <summary>Reads the state file; null when there is none. A damaged file yields what could be read.</summary>
-    public static LabState? Load(string directory)
+    /// <summary>
+    /// Reads the state file; null when there is none. A damaged file yields what could be read. Only namespaces of
+    /// lab <paramref name="name"/> are taken from it.
+    /// </summary>
+    public static LabState? Load(string directory, LabName name)
     {
         var path = StateFile(directory);
         if (!File.Exists(path))
@@ -62,7 +66,7 @@ internal sealed class LabState
             return null;
         }
 
-        var state = new LabState { Directory = directory };
+        var state = new LabState { Directory = directory, Name = name };
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
@@ -87,9 +91,9 @@ internal sealed class LabState
             {
                 foreach (var ns in nss.EnumerateArray())
                 {
-                    if (ns.GetString() is { } name && name.StartsWith(Prefix, StringComparison.Ordinal))
+                    if (ns.GetString() is { } nsName && name.OwnsNamespace(nsName))
                     {
-                        state.Namespaces.Add(name);
+                        state.Namespaces.Add(nsName);
                     }
                 }
             }

@@ -3,9 +3,10 @@ using System.Diagnostics;
 namespace Flanneld.Labs;
 
 /// <summary>
-/// Removes a lab: daemons by PID from the state file (SIGTERM, then SIGKILL after a timeout; a PID is signalled only
-/// while its command line still names a flab- namespace, so a recycled PID is never hit), then every flab-
-/// namespace (from the state file and by prefix), then the working directory.
+/// Removes one lab: daemons by PID from the state file (SIGTERM, then SIGKILL after a timeout; a PID is signalled only
+/// while its command line still names one of this lab's host namespaces, so a recycled PID or another lab's daemon is
+/// never hit), then this lab's namespaces (from the state file and by their exact shape NAME-ul/-hI/-pI), then the
+/// lab's directory. Other labs are not touched.
 /// </summary>
 internal static class LabTeardown
 {
@@ -13,27 +14,27 @@ internal static class LabTeardown
     private const int SIGKILL = 9;
 
     /// <summary>Tears down; returns a description of what was removed (empty when there was nothing).</summary>
-    public static async Task<List<string>> RunAsync(string directory, TimeSpan gracePeriod)
+    public static async Task<List<string>> RunAsync(string directory, LabName name, TimeSpan gracePeriod)
     {
         var removed = new List<string>();
-        var state = LabState.Load(directory);
+        var state = LabState.Load(directory, name);
         if (state is not null)
         {
-            var alive = state.Processes.Where(p => IsLabDaemon(p.Pid)).ToList();
+            var alive = state.Processes.Where(p => IsLabDaemon(p.Pid, name)).ToList();
             foreach (var (_, pid) in alive)
             {
                 LabNative.Signal(pid, SIGTERM);
             }
 
             var sw = Stopwatch.StartNew();
-            while (alive.Any(p => IsLabDaemon(p.Pid)) && sw.Elapsed < gracePeriod)
+            while (alive.Any(p => IsLabDaemon(p.Pid, name)) && sw.Elapsed < gracePeriod)
             {
                 await Task.Delay(50).ConfigureAwait(false);
             }
 
             foreach (var (host, pid) in alive)
             {
-                if (IsLabDaemon(pid))
+                if (IsLabDaemon(pid, name))
                 {
                     LabNative.Signal(pid, SIGKILL);
                     removed.Add($"killed flanneld {pid} ({host}) after {gracePeriod.TotalSeconds:0} s");
@@ -45,7 +46,7 @@ internal static class LabTeardown
             }
 
             sw.Restart();
-            while (alive.Any(p => IsLabDaemon(p.Pid)) && sw.Elapsed < TimeSpan.FromSeconds(5))
+            while (alive.Any(p => IsLabDaemon(p.Pid, name)) && sw.Elapsed < TimeSpan.FromSeconds(5))
             {
                 await Task.Delay(50).ConfigureAwait(false);
             }
@@ -57,12 +58,12 @@ internal static class LabTeardown
             names.UnionWith(state.Namespaces);
         }
 
-        names.UnionWith(ListNamespaces());
-        foreach (var name in names)
+        names.UnionWith(ListNamespaces(name));
+        foreach (var ns in names)
         {
-            if (LabNative.DeleteNamedNamespace(name))
+            if (LabNative.DeleteNamedNamespace(ns))
             {
-                removed.Add("deleted namespace " + name);
+                removed.Add("deleted namespace " + ns);
             }
         }
 
@@ -75,14 +76,14 @@ internal static class LabTeardown
         return removed;
     }
 
-    /// <summary>The named namespaces with the lab prefix.</summary>
-    public static IEnumerable<string> ListNamespaces() =>
+    /// <summary>The named namespaces of lab <paramref name="name"/>.</summary>
+    public static IEnumerable<string> ListNamespaces(LabName name) =>
         Directory.Exists(LabNative.NetnsDirectory)
-            ? Directory.EnumerateFileSystemEntries(LabNative.NetnsDirectory, LabState.Prefix + "*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList()
+            ? Directory.EnumerateFileSystemEntries(LabNative.NetnsDirectory, name.Prefix + "*").Select(Path.GetFileName).OfType<string>().Where(name.OwnsNamespace).Order(StringComparer.Ordinal).ToList()
             : [];
 
-    /// <summary>Whether <paramref name="pid"/> is alive and still a lab daemon (its arguments name a flab- namespace).</summary>
-    public static bool IsLabDaemon(int pid)
+    /// <summary>Whether <paramref name="pid"/> is alive and still a daemon of lab <paramref name="name"/> (its arguments say <c>--netns NAME-hI</c>).</summary>
+    public static bool IsLabDaemon(int pid, LabName name)
     {
         try
         {
@@ -95,7 +96,7 @@ internal static class LabTeardown
             var args = cmdline.Split('\0');
             for (var i = 0; i + 1 < args.Length; i++)
             {
-                if (args[i] == "--netns" && args[i + 1].StartsWith(LabState.Prefix, StringComparison.Ordinal))
+                if (args[i] == "--netns" && name.OwnsHost(args[i + 1]))
                 {
                     return !IsZombie(pid);
                 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -8,10 +9,22 @@ using Flannel.Netlink;
 namespace Flanneld.Labs;
 
 /// <summary>The options of <c>flanneld lab up</c>.</summary>
-internal sealed record LabOptions(int Nodes, string Backend, bool Keep, bool Json, string Directory, int PingCount);
+internal sealed record LabOptions(LabName Name, int Nodes, string Backend, bool IPv6, bool Keep, bool Json, string Directory, int PingCount);
 
-/// <summary>One host of the lab as reported: its lease and what the pings from its pod saw.</summary>
-internal sealed record LabHost(string Name, IPAddress PublicIP, string? Subnet, int Mtu, int? Peers, IPAddress? PodIP, int HealthPort, int Pid);
+/// <summary>
+/// One host of the lab as reported: its lease and what the pings from its pod saw; the IPv6 members are set in a
+/// dual-stack lab (<c>--ipv6</c>) only.
+/// </summary>
+internal sealed record LabHost(string Name, IPAddress PublicIP, string? Subnet, int Mtu, int? Peers, IPAddress? PodIP, int HealthPort, int Pid)
+{
+    public IPAddress? PublicIPv6 { get; init; }
+
+    public string? IPv6Subnet { get; init; }
+
+    public int? PeersV6 { get; init; }
+
+    public IPAddress? PodIPv6 { get; init; }
+}
 
 /// <summary>
 /// <c>flanneld lab up</c>: underlay bridge namespace, N host namespaces, one real daemon per host, a pod per host,
@@ -20,8 +33,14 @@ internal sealed record LabHost(string Name, IPAddress PublicIP, string? Subnet, 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class LabUp
 {
-    private const string Underlay = LabState.Prefix + "ul";
     private static readonly IPNetwork Network = IPNetwork.Parse("10.244.0.0/16");
+
+    /// <summary>The pods' IPv6 range (unique local, fd00::/8), /64 per host.</summary>
+    private static readonly IPNetwork IPv6Network = IPNetwork.Parse("fd00:10:244::/48");
+
+    /// <summary>The underlay's IPv6 subnet in a dual-stack lab (unique local, fd00::/8); host i is ::i.</summary>
+    private static readonly IPNetwork UnderlayV6 = IPNetwork.Parse("fd00:198:18::/64");
+
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     private readonly LabOptions _o;
@@ -33,18 +52,20 @@ internal sealed class LabUp
     {
         _o = options;
         _progress = progress;
-        _state = new LabState { Directory = options.Directory, Backend = options.Backend };
+        _state = new LabState { Directory = options.Directory, Name = options.Name, Backend = options.Backend };
     }
 
-    public static string HostName(int i) => LabState.Prefix + "h" + i.ToString(CultureInfo.InvariantCulture);
+    private string Underlay => _o.Name.Underlay;
 
-    public static string PodName(int i) => LabState.Prefix + "p" + i.ToString(CultureInfo.InvariantCulture);
+    private string HostName(int i) => _o.Name.Host(i);
+
+    private string PodName(int i) => _o.Name.Pod(i);
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
-        _progress.Begin("cleaning leftovers of earlier runs");
-        var leftovers = await LabTeardown.RunAsync(_o.Directory, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        _progress.Begin(_o.Name.IsDefault ? "cleaning leftovers of earlier runs" : $"cleaning leftovers of earlier runs of lab {_o.Name}");
+        var leftovers = await LabTeardown.RunAsync(_o.Directory, _o.Name, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _progress.Done(leftovers.Count == 0 ? "none" : string.Join(", ", leftovers));
 
         var ok = false;
@@ -57,7 +78,7 @@ internal sealed class LabUp
             await BuildPodsAsync(ct).ConfigureAwait(false);
             await WaitForPeersAsync(ct).ConfigureAwait(false);
             var pings = _o.Backend == "alloc" ? [] : await PingAllAsync(ct).ConfigureAwait(false);
-            report = new LabReport(_o.Backend, _hosts, pings, total.Elapsed, _o.Keep ? _o.Directory : null);
+            report = new LabReport(_o.Name.Value, _o.Backend, _o.IPv6, _hosts, pings, total.Elapsed, _o.Keep ? _o.Directory : null);
             ok = report.Check(out var problems);
             foreach (var p in problems)
             {
@@ -100,12 +121,13 @@ internal sealed class LabUp
 
         if (_o.Keep && report is not null)
         {
-            Console.Error.WriteLine($"  lab kept: inspect with `ip netns exec {HostName(1)} ip route`, remove with `flanneld lab down`");
+            var down = _o.Name.IsDefault ? "flanneld lab down" : $"flanneld lab down --name {_o.Name}";
+            Console.Error.WriteLine($"  lab kept: inspect with `ip netns exec {HostName(1)} ip route`, remove with `{down}`");
         }
         else
         {
             _progress.Begin("tearing down");
-            var removed = await LabTeardown.RunAsync(_o.Directory, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            var removed = await LabTeardown.RunAsync(_o.Directory, _o.Name, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             _progress.Done($"{removed.Count} items removed");
         }
 
@@ -114,7 +136,7 @@ internal sealed class LabUp
 
     private async Task BuildUnderlayAsync(CancellationToken ct)
     {
-        _progress.Begin($"building the underlay: bridge in {Underlay}, {_o.Nodes} hosts on 198.18.0.0/24");
+        _progress.Begin($"building the underlay: bridge in {Underlay}, {_o.Nodes} hosts on 198.18.0.0/24{(_o.IPv6 ? " and " + UnderlayV6 : string.Empty)}");
         Directory.CreateDirectory(_o.Directory);
         _state.Namespaces.Add(Underlay);
         _state.Save();
@@ -145,7 +167,16 @@ internal sealed class LabUp
             await nl.Addresses.AddAsync(new AddressSpec(eth0.Index, ip, 24), ct).ConfigureAwait(false);
             await nl.Links.SetUpAsync(eth0.Index, ct).ConfigureAwait(false);
             LabNative.Sysctl(path, "net/ipv4/ip_forward", "1");
-            _hosts.Add(new LabHost(name, ip, null, 0, null, null, FreeLoopbackPort(), 0));
+            IPAddress? ip6 = null;
+            if (_o.IPv6)
+            {
+                // No duplicate address detection: the addresses are unique by construction and usable at once.
+                ip6 = PublicIPv6(i);
+                await nl.Addresses.AddAsync(new AddressSpec(eth0.Index, ip6, UnderlayV6.PrefixLength) { NoDad = true }, ct).ConfigureAwait(false);
+                LabNative.Sysctl(path, "net/ipv6/conf/all/forwarding", "1");
+            }
+
+            _hosts.Add(new LabHost(name, ip, null, 0, null, null, FreeLoopbackPort(), 0) { PublicIPv6 = ip6 });
         }
 
         _progress.Done();
@@ -156,7 +187,8 @@ internal sealed class LabUp
         _progress.Begin($"starting {_o.Nodes} flanneld daemons (backend {_o.Backend})");
         var backend = _o.Backend == "udp" ? "{\"Type\":\"udp\",\"Port\":8285}" : $"{{\"Type\":\"{_o.Backend}\"}}";
         var config = Path.Combine(_o.Directory, "net-conf.json");
-        File.WriteAllText(config, $"{{\n  \"Network\": \"{Network}\",\n  \"SubnetLen\": 24,\n  \"Backend\": {backend}\n}}\n");
+        var ipv6 = _o.IPv6 ? $"  \"EnableIPv6\": true,\n  \"IPv6Network\": \"{IPv6Network}\",\n  \"IPv6SubnetLen\": 64,\n" : string.Empty;
+        File.WriteAllText(config, $"{{\n  \"Network\": \"{Network}\",\n  \"SubnetLen\": 24,\n{ipv6}  \"Backend\": {backend}\n}}\n");
         var (exe, prefix) = DaemonExecutable();
         for (var i = 0; i < _hosts.Count; i++)
         {
@@ -215,7 +247,7 @@ internal sealed class LabUp
                     continue;
                 }
 
-                if (!LabTeardown.IsLabDaemon(_hosts[i].Pid))
+                if (!LabTeardown.IsLabDaemon(_hosts[i].Pid, _o.Name))
                 {
                     throw new InvalidOperationException($"flanneld on {_hosts[i].Name} (PID {_hosts[i].Pid}) exited before it was ready; see {Path.Combine(_o.Directory, _hosts[i].Name, "flanneld.log")}");
                 }
@@ -277,6 +309,17 @@ internal sealed class LabUp
             await podNl.Links.SetUpAsync(podSide.Index, ct).ConfigureAwait(false);
             await podNl.Routes.AddAsync(new RouteSpec(new IPNetwork(IPAddress.Any, 0)) { Gateway = gateway }, ct).ConfigureAwait(false);
             _hosts[i] = h with { Subnet = subnet.ToString(), Mtu = env.Mtu, PodIP = podIP };
+            if (_o.IPv6)
+            {
+                // The same for IPv6: the host end gets ::1 of the host's IPv6 lease, the pod ::2 and a default route.
+                var subnet6 = env.IPv6Subnet ?? throw new InvalidOperationException($"{h.Name}: subnet.env has no FLANNEL_IPV6_SUBNET although EnableIPv6 is set");
+                var gateway6 = Offset(subnet6.BaseAddress, 1);
+                var podIP6 = Offset(subnet6.BaseAddress, 2);
+                await hostNl.Addresses.AddAsync(new AddressSpec(hostSide.Index, gateway6, subnet6.PrefixLength) { NoDad = true }, ct).ConfigureAwait(false);
+                await podNl.Addresses.AddAsync(new AddressSpec(podSide.Index, podIP6, subnet6.PrefixLength) { NoDad = true }, ct).ConfigureAwait(false);
+                await podNl.Routes.AddAsync(new RouteSpec(new IPNetwork(IPAddress.IPv6Any, 0)) { Gateway = gateway6 }, ct).ConfigureAwait(false);
+                _hosts[i] = _hosts[i] with { IPv6Subnet = subnet6.ToString(), PodIPv6 = podIP6 };
+            }
         }
 
         _progress.Done();
@@ -284,17 +327,18 @@ internal sealed class LabUp
 
     /// <summary>
     /// A daemon is ready once its own lease, rules and subnet.env are in place; the peers that joined after it
-    /// arrive through the lease watch a moment later. Waits (bounded) until every host has routes to the other
-    /// N-1 subnets; what is still missing after the bound is reported by the check.
+    /// arrive through the lease watch a moment later. Waits (bounded) until every host has programmed the other
+    /// N-1 peers (per family in a dual-stack lab); what is still missing after the bound is reported by the check.
     /// </summary>
     private async Task WaitForPeersAsync(CancellationToken ct)
     {
-        if (_o.Backend is "udp" or "alloc")
+        if (_o.Backend is "alloc")
         {
             return;
         }
 
         _progress.Begin($"waiting for every host to program its {_hosts.Count - 1} peers");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -302,10 +346,10 @@ internal sealed class LabUp
             {
                 using var hostNs = NetworkNamespace.OpenByName(_hosts[i].Name);
                 await using var nl = await RtnetlinkClient.OpenAsync(new RtnetlinkClientOptions { Namespace = hostNs }, ct).ConfigureAwait(false);
-                _hosts[i] = _hosts[i] with { Peers = await CountPeersAsync(nl, IPNetwork.Parse(_hosts[i].Subnet!), ct).ConfigureAwait(false) };
+                _hosts[i] = await CountPeersAsync(nl, http, _hosts[i], ct).ConfigureAwait(false);
             }
 
-            var programmed = _hosts.Count(h => h.Peers == _hosts.Count - 1);
+            var programmed = _hosts.Count(h => h.Peers == _hosts.Count - 1 && (!_o.IPv6 || h.PeersV6 == _hosts.Count - 1));
             _progress.Update($"{programmed}/{_hosts.Count} hosts complete");
             if (programmed == _hosts.Count)
             {
@@ -324,45 +368,96 @@ internal sealed class LabUp
     }
 
     /// <summary>
-    /// Peers programmed, from the host's kernel state: routes to other leases' subnets (vxlan via flannel.N,
-    /// host-gw via the peer's public IP). The udp backend keeps its peers in user space behind one route for the
-    /// whole network, and alloc programs nothing: null for both.
+    /// Peers programmed, from the state that forwards the host's traffic. vxlan and host-gw: routes in the kernel's
+    /// main table to other leases' subnets (vxlan via flannel.N / flannel-v6.N, host-gw via the peer's public IP),
+    /// per family. udp: the kernel holds one route for the whole network through flannel0 and the peers live in the
+    /// daemon's forwarder, so the count is the forwarder's table (<c>flannel_udp_peers</c> on the daemon's /metrics)
+    /// when that route exists, and 0 when it does not (no peer is reachable without it).
     /// </summary>
-    private async Task<int?> CountPeersAsync(RtnetlinkClient nl, IPNetwork own, CancellationToken ct)
+    private async Task<LabHost> CountPeersAsync(RtnetlinkClient nl, HttpClient http, LabHost host, CancellationToken ct)
     {
-        if (_o.Backend is "udp" or "alloc")
+        var routes = await nl.Routes.ListAsync(new RouteFilter { Family = AddressFamily.InterNetwork, Table = 254 }, ct).ConfigureAwait(false);
+        if (_o.Backend == "udp")
+        {
+            var tun = await nl.Links.GetAsync("flannel0", ct).ConfigureAwait(false);
+            var routed = tun is not null && routes.Any(r => r.Destination.Equals(Network) && r.OutputInterface == tun.Index);
+            return host with { Peers = routed ? await ReadUdpPeersAsync(http, host, ct).ConfigureAwait(false) : 0 };
+        }
+
+        var own = IPNetwork.Parse(host.Subnet!);
+        host = host with { Peers = routes.Count(r => r.Destination.PrefixLength == own.PrefixLength && Network.Contains(r.Destination.BaseAddress) && !r.Destination.Equals(own)) };
+        if (_o.IPv6)
+        {
+            var own6 = IPNetwork.Parse(host.IPv6Subnet!);
+            var routes6 = await nl.Routes.ListAsync(new RouteFilter { Family = AddressFamily.InterNetworkV6, Table = 254 }, ct).ConfigureAwait(false);
+            host = host with { PeersV6 = routes6.Count(r => r.Destination.PrefixLength == own6.PrefixLength && IPv6Network.Contains(r.Destination.BaseAddress) && !r.Destination.Equals(own6)) };
+        }
+
+        return host;
+    }
+
+    /// <summary>The udp forwarder's peer table size, from the gauge <c>flannel_udp_peers</c> on the daemon's /metrics; null when absent.</summary>
+    private static async Task<int?> ReadUdpPeersAsync(HttpClient http, LabHost host, CancellationToken ct)
+    {
+        string text;
+        try
+        {
+            text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{host.HealthPort}/metrics"), ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
             return null;
         }
 
-        var routes = await nl.Routes.ListAsync(new RouteFilter { Family = AddressFamily.InterNetwork, Table = 254 }, ct).ConfigureAwait(false);
-        return routes.Count(r => r.Destination.PrefixLength == own.PrefixLength && Network.Contains(r.Destination.BaseAddress) && !r.Destination.Equals(own));
+        return ParseGauge(text, "flannel_udp_peers");
+    }
+
+    /// <summary>The value of a gauge in Prometheus text format (the first series, labels ignored); null when absent or not a whole number.</summary>
+    internal static int? ParseGauge(string exposition, string name)
+    {
+        foreach (var line in exposition.AsSpan().EnumerateLines())
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || line.Length == name.Length || line[name.Length] is not (' ' or '{'))
+            {
+                continue;
+            }
+
+            var value = line[(line.LastIndexOf(' ') + 1)..];
+            return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0 && v <= int.MaxValue && v == Math.Floor(v) ? (int)v : null;
+        }
+
+        return null;
     }
 
     private async Task<List<PingResult>> PingAllAsync(CancellationToken ct)
     {
-        _progress.Begin($"pinging every pod from every other pod ({_hosts.Count * (_hosts.Count - 1)} pairs, {_o.PingCount} echoes each)");
-        var pairs = new List<(int From, int To)>();
+        var families = _o.IPv6 ? "IPv4 and IPv6" : "IPv4";
+        var pairs = new List<(int From, int To, IPAddress Destination)>();
         for (var i = 0; i < _hosts.Count; i++)
         {
             for (var j = 0; j < _hosts.Count; j++)
             {
                 if (i != j)
                 {
-                    pairs.Add((i, j));
+                    pairs.Add((i, j, _hosts[j].PodIP!));
+                    if (_o.IPv6)
+                    {
+                        pairs.Add((i, j, _hosts[j].PodIPv6!));
+                    }
                 }
             }
         }
 
+        _progress.Begin($"pinging every pod from every other pod ({_hosts.Count * (_hosts.Count - 1)} pairs, {families}, {_o.PingCount} echoes each)");
         var done = 0;
         var tasks = pairs.Select(p => Task.Run(() =>
         {
             var from = _hosts[p.From];
             var to = _hosts[p.To];
-            using var pinger = LabPinger.Open(Path.Combine(LabNative.NetnsDirectory, PodName(p.From + 1)));
-            pinger.WaitForReply(to.PodIP!, TimeSpan.FromSeconds(10));
-            var result = pinger.Measure(from.Name, to.Name, to.PodIP!, _o.PingCount, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
-            _progress.Update($"{Interlocked.Increment(ref done)}/{pairs.Count} pairs");
+            using var pinger = LabPinger.Open(Path.Combine(LabNative.NetnsDirectory, PodName(p.From + 1)), p.Destination.AddressFamily);
+            pinger.WaitForReply(p.Destination, TimeSpan.FromSeconds(10));
+            var result = pinger.Measure(from.Name, to.Name, p.Destination, _o.PingCount, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
+            _progress.Update($"{Interlocked.Increment(ref done)}/{pairs.Count} pings");
             return result;
         }, ct)).ToList();
         var results = (await Task.WhenAll(tasks).ConfigureAwait(false)).ToList();
@@ -390,11 +485,15 @@ internal sealed class LabUp
 
     private static IPAddress PublicIP(int i) => new([198, 18, 0, (byte)i]);
 
+    private static IPAddress PublicIPv6(int i) => Offset(UnderlayV6.BaseAddress, i);
+
+    /// <summary>The address <paramref name="n"/> after <paramref name="address"/> (IPv4 or IPv6; n is small, no carry past the last 32 bits is needed here).</summary>
     private static IPAddress Offset(IPAddress address, int n)
     {
         var b = address.GetAddressBytes();
-        var v = (uint)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) + (uint)n;
-        return new IPAddress([(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v]);
+        var v = BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(b.Length - 4)) + (uint)n;
+        BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(b.Length - 4), v);
+        return new IPAddress(b);
     }
 
     private static int FreeLoopbackPort()
