@@ -88,6 +88,18 @@ internal static class Lab
                     return NeedsRoot();
                 }
 
+                LabLock upLock;
+                try
+                {
+                    upLock = LabLock.Acquire(options.Directory, options.Name);
+                }
+                catch (IOException ex)
+                {
+                    Console.Error.WriteLine($"flanneld lab up: {ex.Message}");
+                    return 1;
+                }
+
+                using (upLock)
                 using (var cts = new CancellationTokenSource())
                 using (PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); }))
                 using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); }))
@@ -114,6 +126,7 @@ internal static class Lab
 
                 try
                 {
+                    using var downLock = LabLock.Acquire(name.Directory(directory), name);
                     var removed = await LabTeardown.RunAsync(name.Directory(directory), name, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                     foreach (var line in removed)
                     {

@@ -96,7 +96,8 @@ public sealed class LabTests : IDisposable
         // Start a lab and kill the lab process (SIGKILL: no teardown) once its daemons are running.
         // A named lab: a second `up` of the same name must find and clean that lab's leftovers.
         const string name = "fln-k";
-        var psi = StartInfo(["up", "--name", name, "--nodes", "2", "--backend", "vxlan"]);
+        // --pings 1000: the run is still pinging (for minutes) when it is killed.
+        var psi = StartInfo(["up", "--name", name, "--nodes", "2", "--backend", "vxlan", "--pings", "1000"]);
         using (var lab = Process.Start(psi)!)
         {
             var pids = new List<int>();
@@ -115,6 +116,14 @@ public sealed class LabTests : IDisposable
                 }
 
                 Assert.Equal(2, pids.Count);
+
+                // While that run is in flight, the lab is locked: another command on the same name is refused and
+                // touches nothing.
+                var busy = await RunLabAsync(["down", "--name", name]);
+                Assert.True(busy.ExitCode == 1, $"lab down during lab up exited {busy.ExitCode}\n{busy.Stderr}");
+                Assert.Contains("lab fln-k is in use", busy.Stderr, StringComparison.Ordinal);
+                Assert.All(pids, pid => Assert.True(IsLabDaemon(pid, name), $"flanneld {pid} should survive the refused lab down"));
+                Assert.False(lab.HasExited, "the first lab up should still be running");
             }
             finally
             {
@@ -379,6 +388,7 @@ public sealed class LabTests : IDisposable
         Assert.Empty(LabNamespaces(name));
         Assert.Empty(LabDaemons(name));
         Assert.False(Directory.Exists(LabDirectory(name)), $"{LabDirectory(name)} should be gone");
+        Assert.False(File.Exists(LabDirectory(name) + ".lock"), $"{LabDirectory(name)}.lock should be gone");
     }
 
     /// <summary>The namespaces of lab <paramref name="name"/> (NAME-ul, NAME-hI, NAME-pI), sorted.</summary>
