@@ -203,6 +203,13 @@ public sealed class LabTests : IDisposable
         Assert.True(Directory.Exists(LabDirectory("fln-a")));
         Assert.Empty(LabNamespaces());
 
+        // Lab "fln" owns fln-ul/fln-hI/fln-pI only, not every fln-* name: its down finds nothing of fln-a or fln-b.
+        var prefix = await RunLabAsync(["down", "--name", "fln"]);
+        Assert.True(prefix.ExitCode == 0, $"lab down --name fln exited {prefix.ExitCode}\n{prefix.Stderr}");
+        Assert.Contains("no lab named fln found", prefix.Stderr, StringComparison.Ordinal);
+        Assert.Equal(5, LabNamespaces("fln-a").Count);
+        Assert.Equal(5, LabNamespaces("fln-b").Count);
+
         var downA = await RunLabAsync(["down", "--name", "fln-a"]);
         Assert.True(downA.ExitCode == 0, $"lab down --name fln-a exited {downA.ExitCode}\n{downA.Stderr}");
         Assert.Contains("deleted namespace fln-a-ul", downA.Stderr, StringComparison.Ordinal);
