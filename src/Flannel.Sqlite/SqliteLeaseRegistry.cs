@@ -357,7 +357,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             UseCacheOf(identity);
             var now = NowMs();
             var leases = new List<Lease>();
-            var decoded = new Dictionary<long, Lease>();
+            var decodedNow = 0;
             using (var cmd = Command(conn, tx, "SELECT key, value, expires_ms, mod_revision FROM leases ORDER BY key"))
             {
                 using var r = cmd.ExecuteReader();
@@ -370,21 +370,31 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                     }
 
                     var revision = r.GetInt64(3);
-                    if (Cached(revision, identity) is not { } lease
-                        && !TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, revision, false, out lease))
+                    if (Cached(revision, identity) is not { } lease)
                     {
-                        continue;
+                        if (!TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, revision, false, out lease))
+                        {
+                            continue;
+                        }
+
+                        decodedNow++;
                     }
 
                     leases.Add(lease);
-                    decoded[revision] = lease;
                 }
             }
 
             lock (_decodedLock)
             {
-                if (identity is not null && identity == _decodedIdentity)
+                // Keep exactly this snapshot's row versions (unless every row was known and nothing else is held).
+                if (identity is not null && identity == _decodedIdentity && (decodedNow > 0 || _decoded.Count != leases.Count))
                 {
+                    var decoded = new Dictionary<long, Lease>(leases.Count);
+                    foreach (var lease in leases)
+                    {
+                        decoded[lease.Revision] = lease;
+                    }
+
                     _decoded = decoded;
                     _decodedBound = Math.Max(1024, decoded.Count * 2);
                 }
@@ -462,7 +472,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         LeaseAttributes attrs;
         try
         {
-            attrs = value is null ? new LeaseAttributes() : LeaseAttributes.Parse(Encoding.UTF8.GetBytes(value));
+            attrs = value is null ? new LeaseAttributes() : LeaseAttributes.Parse(value);
         }
         catch (LeaseFormatException ex)
         {
