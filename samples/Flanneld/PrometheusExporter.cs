@@ -6,8 +6,9 @@ using System.Text;
 namespace Flanneld;
 
 /// <summary>
-/// Collects every instrument of the meters whose name starts with "Flannel" through a MeterListener and renders
-/// them in the Prometheus text exposition format (counters as <c>_total</c>, histograms as count and sum).
+/// Collects every instrument of the meters whose name starts with "Flannel", and the runtime's own (meter
+/// <c>System.Runtime</c>: GC, memory, threads), through a MeterListener and renders them in the Prometheus text
+/// exposition format (counters as <c>_total</c>, histograms as count and sum, units By and s as _bytes and _seconds).
 /// </summary>
 internal sealed class PrometheusExporter : IDisposable
 {
@@ -21,7 +22,7 @@ internal sealed class PrometheusExporter : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name.StartsWith("Flannel", StringComparison.Ordinal))
+            if (instrument.Meter.Name.StartsWith("Flannel", StringComparison.Ordinal) || instrument.Meter.Name == "System.Runtime")
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -139,6 +140,17 @@ internal sealed class PrometheusExporter : IDisposable
         return sb.ToString();
     }
 
+    // UCUM units as Prometheus names them (the runtime's instruments use By and s); counts in braces add nothing.
+    private static string UnitSuffix(string? unit) => unit switch
+    {
+        null or "" => string.Empty,
+        "By" => "_bytes",
+        "s" => "_seconds",
+        "ms" => "_milliseconds",
+        _ when unit.StartsWith('{') => string.Empty,
+        _ => "_" + Sanitize(unit),
+    };
+
     /// <summary>One instrument's exposition name, type and series (guarded by locking the instance).</summary>
     private sealed class InstrumentSeries
     {
@@ -152,7 +164,7 @@ internal sealed class PrometheusExporter : IDisposable
             };
             Type = type;
             Description = instrument.Description;
-            Name = Sanitize(instrument.Name) + (instrument.Unit is { Length: > 0 } u && !u.StartsWith('{') ? "_" + Sanitize(u) : string.Empty) + suffix;
+            Name = Sanitize(instrument.Name) + UnitSuffix(instrument.Unit) + suffix;
         }
 
         public string Name { get; }

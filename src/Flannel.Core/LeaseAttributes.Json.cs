@@ -18,10 +18,26 @@ public sealed partial record LeaseAttributes
     /// <exception cref="LeaseFormatException">The value is not valid lease JSON; the message names the field and the problem.</exception>
     public static LeaseAttributes Parse(ReadOnlySpan<byte> utf8Json)
     {
+        // The document lives only while the fields are read (backend data is cloned out), so it can parse from a
+        // pooled copy: reading a snapshot of many leases allocates little more than the leases themselves.
+        var pooled = ArrayPool<byte>.Shared.Rent(Math.Max(utf8Json.Length, 1));
+        try
+        {
+            utf8Json.CopyTo(pooled);
+            return Parse(pooled.AsMemory(0, utf8Json.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pooled);
+        }
+    }
+
+    private static LeaseAttributes Parse(ReadOnlyMemory<byte> utf8Json)
+    {
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(utf8Json.ToArray());
+            doc = JsonDocument.Parse(utf8Json);
         }
         catch (JsonException ex)
         {
@@ -81,7 +97,16 @@ public sealed partial record LeaseAttributes
     public static LeaseAttributes Parse(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return Parse(Encoding.UTF8.GetBytes(json));
+        var pooled = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(json, pooled);
+            return Parse(pooled.AsMemory(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pooled);
+        }
     }
 
     /// <summary>

@@ -7,9 +7,11 @@ using Flannel.Netlink.Protocol;
 namespace Flannel.Netlink;
 
 /// <summary>
-/// Many route/neighbour/FDB requests sent in few sendmsg() calls (up to 128 KiB each); only the last request of each
+/// Many route/neighbour/FDB requests sent in few sendmsg() calls (up to 64 KiB each); only the last request of each
 /// send asks for an ack, and the kernel reports every failing request on its own, so each request gets a result.
 /// A batch can be cleared and reused; after warm-up, building and executing it allocates nothing per request.
+/// Requests are kept in 64 KiB segments (below the large object heap), so a batch of thousands of peers leaves no
+/// large buffers behind for a full garbage collection to find.
 /// </summary>
 /// <example>
 /// <code>
@@ -22,11 +24,15 @@ namespace Flannel.Netlink;
 [SupportedOSPlatform("linux")]
 public sealed class RtnetlinkBatch
 {
-    private const int ChunkBytes = 128 * 1024;
+    private const int SegmentBytes = 64 * 1024;
+    private const int MaxRequestBytes = 4096;
+    private const int EntryBlockShift = 10;
+    private const int EntryBlockSize = 1 << EntryBlockShift;
     private readonly RtnetlinkClient _client;
-    private byte[] _buffer = new byte[64 * 1024];
+    private readonly List<byte[]> _segments = [new byte[SegmentBytes]];
+    private readonly List<Entry[]> _entryBlocks = [new Entry[EntryBlockSize]];
+    private int _segment;
     private int _length;
-    private Entry[] _entries = new Entry[256];
     private int _count;
 
     internal RtnetlinkBatch(RtnetlinkClient client) => _client = client;
@@ -89,28 +95,36 @@ public sealed class RtnetlinkBatch
     /// <summary>Empties the batch, keeping its buffers; results of an earlier execution become invalid.</summary>
     public void Clear()
     {
+        _segment = 0;
         _length = 0;
         _count = 0;
     }
 
+    private ref Entry EntryAt(int index) => ref _entryBlocks[index >> EntryBlockShift][index & (EntryBlockSize - 1)];
+
     private RtnetlinkBatch Add<T>(ushort type, ushort flags, T state, RtnetlinkClient.Encoder<T> encode, bool isDelete)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (_buffer.Length - _length < 4096)
+        if (SegmentBytes - _length < MaxRequestBytes)
         {
-            Array.Resize(ref _buffer, _buffer.Length * 2);
+            _segment++;
+            _length = 0;
+            if (_segment == _segments.Count)
+            {
+                _segments.Add(new byte[SegmentBytes]);
+            }
         }
 
-        if (_count == _entries.Length)
+        if (_count >> EntryBlockShift == _entryBlocks.Count)
         {
-            Array.Resize(ref _entries, _entries.Length * 2);
+            _entryBlocks.Add(new Entry[EntryBlockSize]);
         }
 
-        var w = new NetlinkWriter(_buffer.AsSpan(_length));
+        var w = new NetlinkWriter(_segments[_segment].AsSpan(_length, MaxRequestBytes));
         var start = w.BeginMessage(type, (ushort)(flags | Nl.NLM_F_REQUEST), 0);
         encode(ref w, state);
         w.EndMessage(start);
-        _entries[_count++] = new Entry { Offset = _length, Length = w.Position, Type = type, IsDelete = isDelete };
+        EntryAt(_count++) = new Entry { Segment = _segment, Offset = _length, Length = w.Position, Type = type, IsDelete = isDelete };
         _length += w.Position;
         return this;
     }
@@ -126,10 +140,10 @@ public sealed class RtnetlinkBatch
             var baseSeq = _client.NextSequences(_count);
             for (var k = 0; k < _count; k++)
             {
-                ref var e = ref _entries[k];
+                ref var e = ref EntryAt(k);
                 e.Error = Errno.None;
                 e.Message = null;
-                var h = _buffer.AsSpan(e.Offset);
+                var h = _segments[e.Segment].AsSpan(e.Offset);
                 var flags = BinaryPrimitives.ReadUInt16LittleEndian(h[6..]);
                 BinaryPrimitives.WriteUInt16LittleEndian(h[6..], (ushort)(flags & ~Nl.NLM_F_ACK));
                 BinaryPrimitives.WriteUInt32LittleEndian(h[8..], unchecked(baseSeq + (uint)k));
@@ -140,18 +154,21 @@ public sealed class RtnetlinkBatch
             var i = 0;
             while (i < _count)
             {
-                var start = _entries[i].Offset;
+                // One send per segment: its requests are contiguous.
+                var segment = EntryAt(i).Segment;
+                var start = EntryAt(i).Offset;
                 var j = i + 1;
-                while (j < _count && _entries[j].Offset + _entries[j].Length - start <= ChunkBytes)
+                while (j < _count && EntryAt(j).Segment == segment)
                 {
                     j++;
                 }
 
                 var last = j - 1;
-                var lastHeader = _buffer.AsSpan(_entries[last].Offset);
+                var buffer = _segments[segment];
+                var lastHeader = buffer.AsSpan(EntryAt(last).Offset);
                 BinaryPrimitives.WriteUInt16LittleEndian(lastHeader[6..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(lastHeader[6..]) | Nl.NLM_F_ACK));
-                var end = _entries[last].Offset + _entries[last].Length;
-                socket.Send(_buffer.AsSpan(start, end - start));
+                var end = EntryAt(last).Offset + EntryAt(last).Length;
+                socket.Send(buffer.AsSpan(start, end - start));
                 while (true)
                 {
                     var n = await socket.ReceiveAsync(receive, cancellationToken).ConfigureAwait(false);
@@ -198,7 +215,7 @@ public sealed class RtnetlinkBatch
             var errno = RtnetlinkClient.ReadErrno(m.Payload);
             if (errno != 0)
             {
-                ref var e = ref _entries[index];
+                ref var e = ref EntryAt(index);
                 e.Error = (Errno)errno;
                 RtnetlinkClient.ParseExtendedAck(m, out e.Message, out _);
             }
@@ -216,7 +233,7 @@ public sealed class RtnetlinkBatch
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
-        ref var e = ref _entries[index];
+        ref var e = ref EntryAt(index);
         return new RtnetlinkBatchItemResult(Nl.TypeName(e.Type), e.Error, e.Message, e.IsDelete);
     }
 
@@ -225,7 +242,7 @@ public sealed class RtnetlinkBatch
         var failed = 0;
         for (var k = 0; k < _count; k++)
         {
-            ref var e = ref _entries[k];
+            ref var e = ref EntryAt(k);
             if (e.Error != Errno.None && !(e.IsDelete && Protocol.Nl.IsMissing(e.Error)))
             {
                 failed++;
@@ -237,6 +254,7 @@ public sealed class RtnetlinkBatch
 
     private struct Entry
     {
+        public int Segment;
         public int Offset;
         public int Length;
         public ushort Type;

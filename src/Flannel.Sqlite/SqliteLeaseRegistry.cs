@@ -35,12 +35,15 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Lock _decodedLock = new();
 
-    // The leases last decoded, by key. A row is decoded again only when its revision changed, so the snapshots and
-    // events that every watcher of a node reads (its peer watch, its own-lease watch, the backend's watch) share one
-    // Lease per row version instead of parsing the same JSON for each. Bounded by the keys of the last snapshot
-    // plus the keys written since. A hit needs the same revision and the same stored text (by a 64-bit hash), so a
-    // recreated database that reuses revision numbers is not served a stale lease.
-    private Dictionary<string, (Lease Lease, ulong ValueHash)> _decoded = new(StringComparer.Ordinal);
+    // The leases last decoded, by the revision that wrote them (unique in one database). A row version is read and
+    // decoded once, so the snapshots and events that every watcher of a node reads (its peer watch, its own-lease
+    // watch, the backend's watch) share one Lease per row version instead of reading and parsing the same text for
+    // each. The cache belongs to one database identity (a random token stored at creation): a file deleted and
+    // created again, whose revisions start over, never serves a stale lease. Bounded: rebuilt from every snapshot,
+    // and dropped when the versions written since outgrow it.
+    private Dictionary<long, Lease> _decoded = [];
+    private string? _decodedIdentity;
+    private int _decodedBound = 1024;
     private volatile bool _initialized;
 
     /// <summary>Creates a registry over the database file named in <paramref name="options"/> (created on first use).</summary>
@@ -293,11 +296,13 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private LeaseWatchResult? Poll(SqliteConnection conn, long last)
     {
         using var tx = conn.BeginTransaction(deferred: true);
-        var (rev, horizon) = ReadCounters(conn, tx);
+        var (rev, horizon, identity) = ReadCounters(conn, tx);
         if (rev == last)
         {
             return null;
         }
+
+        UseCacheOf(identity);
 
         if (last < horizon || last > rev)
         {
@@ -316,20 +321,23 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             while (r.Read())
             {
                 var revision = r.GetInt64(0);
-                var key = r.GetString(1);
                 var removal = r.GetInt32(2) == KindDelete;
-                var value = r.IsDBNull(3) ? null : r.GetString(3);
-                if (!removal && Cached(key, revision, value) is { } cached)
+                if (!removal && Cached(revision, identity) is { } cached)
                 {
                     events.Add(new LeaseEvent(LeaseEventKind.Added, cached));
                     continue;
                 }
 
+                var key = r.GetString(1);
+                var value = r.IsDBNull(3) ? null : r.GetString(3);
                 var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
                 if (TryDecode(key, value, expires, revision, removal, out var lease))
                 {
                     events.Add(new LeaseEvent(removal ? LeaseEventKind.Removed : LeaseEventKind.Added, lease));
-                    Remember(key, lease, value, removal);
+                    if (!removal)
+                    {
+                        Remember(lease, identity);
+                    }
                 }
             }
         }
@@ -345,10 +353,11 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         var tx = outer ?? conn.BeginTransaction(deferred: true);
         try
         {
-            var (rev, _) = ReadCounters(conn, tx);
+            var (rev, _, identity) = ReadCounters(conn, tx);
+            UseCacheOf(identity);
             var now = NowMs();
             var leases = new List<Lease>();
-            var decoded = new Dictionary<string, (Lease, ulong)>(StringComparer.Ordinal);
+            var decodedNow = 0;
             using (var cmd = Command(conn, tx, "SELECT key, value, expires_ms, mod_revision FROM leases ORDER BY key"))
             {
                 using var r = cmd.ExecuteReader();
@@ -360,22 +369,35 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                         continue; // expired; the next writer or watcher deletes it and reports the removal
                     }
 
-                    var key = r.GetString(0);
-                    var value = r.IsDBNull(1) ? null : r.GetString(1);
                     var revision = r.GetInt64(3);
-                    if (Cached(key, revision, value) is not { } lease && !TryDecode(key, value, expires, revision, false, out lease))
+                    if (Cached(revision, identity) is not { } lease)
                     {
-                        continue;
+                        if (!TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, revision, false, out lease))
+                        {
+                            continue;
+                        }
+
+                        decodedNow++;
                     }
 
                     leases.Add(lease);
-                    decoded[key] = (lease, Fnv64(value));
                 }
             }
 
             lock (_decodedLock)
             {
-                _decoded = decoded;
+                // Keep exactly this snapshot's row versions (unless every row was known and nothing else is held).
+                if (identity is not null && identity == _decodedIdentity && (decodedNow > 0 || _decoded.Count != leases.Count))
+                {
+                    var decoded = new Dictionary<long, Lease>(leases.Count);
+                    foreach (var lease in leases)
+                    {
+                        decoded[lease.Revision] = lease;
+                    }
+
+                    _decoded = decoded;
+                    _decodedBound = Math.Max(1024, decoded.Count * 2);
+                }
             }
 
             if (outer is null)
@@ -394,50 +416,42 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
-    private Lease? Cached(string key, long revision, string? value)
+    private void UseCacheOf(string? identity)
     {
         lock (_decodedLock)
         {
-            return _decoded.TryGetValue(key, out var known) && known.Lease.Revision == revision && known.ValueHash == Fnv64(value)
-                ? known.Lease
-                : null;
-        }
-    }
-
-    private void Remember(string key, Lease lease, string? value, bool removal)
-    {
-        lock (_decodedLock)
-        {
-            if (_decoded.TryGetValue(key, out var known) && known.Lease.Revision >= lease.Revision)
+            if (identity != _decodedIdentity)
             {
-                return; // a newer version is already known
-            }
-
-            if (removal)
-            {
-                _decoded.Remove(key);
-            }
-            else
-            {
-                _decoded[key] = (lease, Fnv64(value));
+                _decoded = [];
+                _decodedIdentity = identity;
             }
         }
     }
 
-    private static ulong Fnv64(string? text)
+    private Lease? Cached(long revision, string? identity)
     {
-        if (text is null)
+        lock (_decodedLock)
         {
-            return 0;
+            return identity is not null && identity == _decodedIdentity && _decoded.TryGetValue(revision, out var lease) ? lease : null;
         }
+    }
 
-        var hash = 14695981039346656037UL;
-        foreach (var c in text)
+    private void Remember(Lease lease, string? identity)
+    {
+        lock (_decodedLock)
         {
-            hash = (hash ^ c) * 1099511628211UL;
-        }
+            if (identity is null || identity != _decodedIdentity)
+            {
+                return;
+            }
 
-        return hash;
+            if (_decoded.Count >= _decodedBound)
+            {
+                _decoded = []; // the next snapshot fills it again
+            }
+
+            _decoded[lease.Revision] = lease;
+        }
     }
 
     private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)
@@ -458,7 +472,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         LeaseAttributes attrs;
         try
         {
-            attrs = value is null ? new LeaseAttributes() : LeaseAttributes.Parse(Encoding.UTF8.GetBytes(value));
+            attrs = value is null ? new LeaseAttributes() : LeaseAttributes.Parse(value);
         }
         catch (LeaseFormatException ex)
         {
@@ -475,12 +489,13 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         return true;
     }
 
-    private static (long Revision, long Horizon) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
+    private static (long Revision, long Horizon, string? Identity) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
     {
-        using var cmd = Command(conn, tx, "SELECT revision, horizon FROM state WHERE id = 1");
+        // The identity token is written with the schema; null (never expected) disables the decode cache.
+        using var cmd = Command(conn, tx, "SELECT s.revision, s.horizon, (SELECT token FROM identity WHERE id = 1) FROM state s WHERE s.id = 1");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return (r.GetInt64(0), r.GetInt64(1));
+        return (r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2));
     }
 
     private static long ReadRevision(SqliteConnection conn, SqliteTransaction tx) => ReadCounters(conn, tx).Revision;
@@ -568,7 +583,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
     private void Prune(SqliteConnection conn, SqliteTransaction tx)
     {
-        var (rev, horizon) = ReadCounters(conn, tx);
+        var (rev, horizon, _) = ReadCounters(conn, tx);
         var newHorizon = rev - _options.EventRetention;
         if (newHorizon <= horizon)
         {
@@ -659,6 +674,8 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                         subnet6 TEXT UNIQUE);
                     CREATE INDEX IF NOT EXISTS leases_expiry ON leases(expires_ms) WHERE expires_ms IS NOT NULL;
                     CREATE TABLE IF NOT EXISTS events (revision INTEGER PRIMARY KEY, key TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT, expires_ms INTEGER);
+                    CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL);
+                    INSERT OR IGNORE INTO identity(id, token) VALUES (1, lower(hex(randomblob(16))));
                     """))
                 {
                     cmd.ExecuteNonQuery();

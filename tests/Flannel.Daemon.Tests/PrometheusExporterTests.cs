@@ -37,9 +37,9 @@ public class PrometheusExporterTests
             # TYPE flannel_test_events_total counter
             flannel_test_events_total{kind="LeaseAcquired",node="a\"b"} 5
             flannel_test_events_total{kind="PeerAdded"} 1000
-            # TYPE flannel_test_latency_s summary
-            flannel_test_latency_s_count 2
-            flannel_test_latency_s_sum 0.75
+            # TYPE flannel_test_latency_seconds summary
+            flannel_test_latency_seconds_count 2
+            flannel_test_latency_seconds_sum 0.75
             # TYPE flannel_test_peers gauge
             flannel_test_peers 7
 

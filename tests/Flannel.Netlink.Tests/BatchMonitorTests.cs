@@ -18,7 +18,7 @@ public class BatchMonitorTests
         await using var s = NetnsScope.Create("batch");
         var eth0 = s.Underlay();
         var vx = await s.Client.Links.CreateAsync(new VxlanLinkSpec("flannel.1", 1) { Device = eth0, Port = 8472, Learning = false, Up = true }, Ct);
-        const int n = 3000; // spans several 128 KiB sends
+        const int n = 3000; // spans several 64 KiB segments (one send each) and entry blocks
         var batch = s.Client.CreateBatch();
         for (var i = 0; i < n; i++)
         {
