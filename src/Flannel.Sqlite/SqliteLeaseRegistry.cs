@@ -245,41 +245,66 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     {
         var last = afterRevision;
         var failureDelay = TimeSpan.Zero;
-        while (!cancellationToken.IsCancellationRequested)
+
+        // A watcher keeps its own connection and one prepared check for its whole life: an idle poll is one small
+        // read (the revision and the next expiry), not a connection open and two queries. Events are read only when
+        // the revision moved; expired rows are swept only when one is due.
+        WatchConnection? watch = null;
+        try
         {
-            LeaseWatchResult? result = null;
-            try
+            while (!cancellationToken.IsCancellationRequested)
             {
-                await SweepIfNeeded(cancellationToken).ConfigureAwait(false);
-                var seen = last;
-                result = await Run(conn => Poll(conn, seen), cancellationToken).ConfigureAwait(false);
-                failureDelay = TimeSpan.Zero;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                yield break;
-            }
-            catch (Exception ex) when (ex is SqliteException or SqliteStoreException or IOException)
-            {
-                failureDelay = failureDelay == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                Log.PollFailed(_logger, ex, failureDelay);
-            }
+                LeaseWatchResult? result = null;
+                try
+                {
+                    await EnsureInitialized(cancellationToken).ConfigureAwait(false);
+                    watch ??= new WatchConnection(Open());
+                    var (revision, nextExpiry) = watch.Check();
+                    if (nextExpiry is { } due && due <= NowMs())
+                    {
+                        await Write((_, _, _) => 0, cancellationToken).ConfigureAwait(false); // every write sweeps first
+                        continue;
+                    }
 
-            if (result is not null)
-            {
-                last = result.Revision;
-                yield return result;
-                continue; // more may be pending; poll again at once
-            }
+                    if (revision != last)
+                    {
+                        result = Poll(watch.Connection, last);
+                    }
 
-            try
-            {
-                await Task.Delay(failureDelay > TimeSpan.Zero ? failureDelay : _options.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                    failureDelay = TimeSpan.Zero;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    yield break;
+                }
+                catch (Exception ex) when (ex is SqliteException or SqliteStoreException or IOException)
+                {
+                    watch?.Dispose();
+                    watch = null;
+                    failureDelay = failureDelay == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(failureDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                    Log.PollFailed(_logger, ex, failureDelay);
+                }
+
+                if (result is not null)
+                {
+                    last = result.Revision;
+                    yield return result;
+                    continue; // more may be pending; poll again at once
+                }
+
+                try
+                {
+                    await Task.Delay(failureDelay > TimeSpan.Zero ? failureDelay : _options.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
             }
-            catch (OperationCanceledException)
-            {
-                yield break;
-            }
+        }
+        finally
+        {
+            watch?.Dispose();
         }
     }
 
@@ -719,4 +744,34 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private static DateTimeOffset? ToTime(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+
+    /// <summary>A watcher's connection with its prepared idle check.</summary>
+    private sealed class WatchConnection : IDisposable
+    {
+        private readonly SqliteCommand _check;
+
+        public WatchConnection(SqliteConnection connection)
+        {
+            Connection = connection;
+            _check = connection.CreateCommand();
+            _check.CommandText = "SELECT revision, (SELECT min(expires_ms) FROM leases WHERE expires_ms IS NOT NULL) FROM state WHERE id = 1";
+            _check.Prepare();
+        }
+
+        public SqliteConnection Connection { get; }
+
+        /// <summary>The current revision and the earliest expiry (Unix ms; null when nothing expires), read atomically.</summary>
+        public (long Revision, long? NextExpiry) Check()
+        {
+            using var r = _check.ExecuteReader();
+            r.Read();
+            return (r.GetInt64(0), r.IsDBNull(1) ? null : r.GetInt64(1));
+        }
+
+        public void Dispose()
+        {
+            _check.Dispose();
+            Connection.Dispose();
+        }
+    }
 }
