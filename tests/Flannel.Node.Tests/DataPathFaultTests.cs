@@ -1,5 +1,7 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using Flannel.HostGw;
 using Flannel.TestKit;
 using Flannel.Vxlan;
@@ -107,6 +109,32 @@ public sealed class DataPathFaultTests
         Assert.True(await Task.Run(() => pinger.WaitForReply(vtep, Wait), Ct), $"no echo reply from {vtep}");
     }
 
+    [PrivilegedFact]
+    public async Task VxlanStaysReadyWhenTheStoreResyncsWhileTheKernelRefusesTheVtep()
+    {
+        await using var lab = await Lab.StartAsync("vxlan");
+        var (a, node) = (lab.A, lab.Node);
+        var peers = new List<Lease> { lab.PeerNode.CurrentLease!, await lab.AddPeerAsync("198.18.0.3", "aa:bb:cc:00:00:03") };
+        await Until(() => VxlanProgrammed(a, peers), "vxlan peers programmed");
+        a.Ip("link", "set", "eth0", "mtu", "1000");
+        a.Ip("link", "del", "flannel.1");
+        await lab.NextAsync(NodeEventKind.DataPathDegraded);
+
+        // The store hands every watch the whole lease set again (as etcd does after a compaction) while the kernel
+        // still refuses the device: the node stays Ready and retrying, instead of failing for good.
+        await lab.Registry.ResyncAsync(Ct);
+        peers.Add(await lab.AddPeerAsync("198.18.0.4", "aa:bb:cc:00:00:04"));
+        await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        Assert.Equal(NodeState.Ready, node.State);
+        Assert.False(node.Completion.IsCompleted, node.Completion.Exception?.ToString());
+        Assert.NotNull(node.DataPathProblem);
+
+        a.Ip("link", "set", "eth0", "mtu", "1500");
+        await lab.NextAsync(NodeEventKind.DataPathRestored);
+        await Until(() => VxlanProgrammed(a, peers), "vxlan peers re-programmed after the MTU was restored");
+        Assert.Equal(NodeState.Ready, node.State);
+    }
+
     /// <summary>"SUBNET via GATEWAY" of every route carrying host-gw's protocol mark (70).</summary>
     private static HashSet<string> HostGwRoutes(TestNamespace ns) =>
         [.. ns.IpJson("route", "show", "proto", "70").EnumerateArray().Select(r => $"{r.GetProperty("dst").GetString()} via {r.GetProperty("gateway").GetString()}")];
@@ -162,6 +190,8 @@ public sealed class DataPathFaultTests
 
         public required LeaseManager Manager { get; init; }
 
+        public required ResyncingRegistry Registry { get; init; }
+
         public required FakeLogCollector Logs { get; init; }
 
         public required string Type { get; init; }
@@ -179,7 +209,8 @@ public sealed class DataPathFaultTests
                 BackendType = new BackendType(type),
                 Backend = JsonDocument.Parse($"{{\"Type\":\"{type}\"}}").RootElement,
             };
-            var manager = new LeaseManager(new InMemoryLeaseRegistry(), new LeaseManagerOptions { NetworkConfig = config });
+            var registry = new ResyncingRegistry(new InMemoryLeaseRegistry());
+            var manager = new LeaseManager(registry, new LeaseManagerOptions { NetworkConfig = config });
             var collector = new FakeLogCollector();
             var logs = new LoggerFactory([new FakeLoggerProvider(collector)]);
             FlannelNode Create(string name, TestNamespace ns, ILoggerFactory? loggerFactory) => new(
@@ -191,7 +222,7 @@ public sealed class DataPathFaultTests
                     InterfaceResolver = new NetlinkInterfaceResolver(ns.Path),
                     LoggerFactory = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
                 });
-            var lab = new Lab { A = a, B = b, Node = Create("a", a, logs), PeerNode = Create("b", b, null), Manager = manager, Logs = collector, Type = type };
+            var lab = new Lab { A = a, B = b, Node = Create("a", a, logs), PeerNode = Create("b", b, null), Manager = manager, Registry = registry, Logs = collector, Type = type };
             lab._owned.AddRange([new AsyncDisposer(a.Dispose), new AsyncDisposer(b.Dispose), lab.Node, lab.PeerNode]);
             lab._events = lab.Node.WatchEventsAsync(Ct).GetAsyncEnumerator(Ct);
             lab._owned.Add(lab._events);
@@ -263,6 +294,84 @@ public sealed class DataPathFaultTests
             {
                 dispose();
                 return ValueTask.CompletedTask;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The in-memory store, plus what etcd does after a compaction (or a watch restart): every open watch receives the
+    /// whole lease set as a snapshot in the middle of its stream (<see cref="LeaseWatchResult.Snapshot"/>).
+    /// </summary>
+    private sealed class ResyncingRegistry(InMemoryLeaseRegistry inner) : ILeaseRegistry
+    {
+        private readonly List<Channel<LeaseWatchResult>> _watches = [];
+
+        public ValueTask<NetworkConfig?> GetNetworkConfigAsync(CancellationToken cancellationToken) => inner.GetNetworkConfigAsync(cancellationToken);
+
+        public ValueTask<LeaseSnapshot> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
+
+        public ValueTask<Lease?> CreateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken) => inner.CreateAsync(lease, ttl, cancellationToken);
+
+        public ValueTask<Lease> UpdateAsync(Lease lease, TimeSpan? ttl, CancellationToken cancellationToken) => inner.UpdateAsync(lease, ttl, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(IPNetwork? subnet, IPNetwork? ipv6Subnet, CancellationToken cancellationToken) => inner.DeleteAsync(subnet, ipv6Subnet, cancellationToken);
+
+        public async IAsyncEnumerable<LeaseWatchResult> WatchAsync(long afterRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            var merged = Channel.CreateUnbounded<LeaseWatchResult>();
+            lock (_watches)
+            {
+                _watches.Add(merged);
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var pump = Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        await foreach (var r in inner.WatchAsync(afterRevision, stop.Token))
+                        {
+                            await merged.Writer.WriteAsync(r, stop.Token);
+                        }
+
+                        merged.Writer.TryComplete();
+                    }
+                    catch (Exception ex)
+                    {
+                        merged.Writer.TryComplete(ex is OperationCanceledException ? null : ex);
+                    }
+                },
+                CancellationToken.None);
+            try
+            {
+                await foreach (var r in merged.Reader.ReadAllAsync(cancellationToken))
+                {
+                    yield return r;
+                }
+            }
+            finally
+            {
+                lock (_watches)
+                {
+                    _watches.Remove(merged);
+                }
+
+                await stop.CancelAsync();
+                await pump;
+            }
+        }
+
+        /// <summary>Sends every open watch the current lease set as a snapshot.</summary>
+        public async Task ResyncAsync(CancellationToken cancellationToken)
+        {
+            var snapshot = await inner.ListAsync(cancellationToken);
+            lock (_watches)
+            {
+                foreach (var w in _watches)
+                {
+                    w.Writer.TryWrite(new LeaseWatchResult { Snapshot = snapshot.Leases, Revision = snapshot.Revision });
+                }
             }
         }
     }

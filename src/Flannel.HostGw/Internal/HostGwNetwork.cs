@@ -61,15 +61,21 @@ internal sealed class HostGwNetwork : INetwork
                 try
                 {
                     var events = _peers.Apply(step);
+                    try
+                    {
+                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // The peer set is updated all the same; the next reconcile retries, the network keeps running.
+                        Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                        _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
+                    }
+
                     if (events is null)
                     {
-                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
                         _firstSync.TrySetResult();
-                    }
-                    else
-                    {
-                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 finally

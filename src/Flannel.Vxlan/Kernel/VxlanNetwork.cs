@@ -128,15 +128,23 @@ internal sealed class VxlanNetwork : INetwork
                 try
                 {
                     var events = _peers.Apply(step);
+                    try
+                    {
+                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // The kernel refused (the peer set is updated all the same): report it and let the healer
+                        // retry, instead of failing the network for good over what may pass.
+                        Log.ReconcileFailed(_logger, ex);
+                        _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
+                        RequestHeal("retry after a failed update");
+                    }
+
                     if (events is null)
                     {
-                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
                         _firstSync.TrySetResult();
-                    }
-                    else
-                    {
-                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 finally
