@@ -222,10 +222,10 @@ internal sealed class HostGwNetwork : INetwork
         ReportFailures(await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false), added.Count);
     }
 
-    /// <summary>Programs the routes; returns the ones that failed, with their errors (each logged).</summary>
-    private async Task<List<(OverlayRoute Route, Exception Error)>> ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
+    /// <summary>Programs the routes; returns the ones that failed, with their errors (each logged), or null when none did.</summary>
+    private async Task<List<(OverlayRoute Route, Exception Error)>?> ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
     {
-        var failed = new List<(OverlayRoute, Exception)>();
+        List<(OverlayRoute, Exception)>? failed = null;
         if (routes.Count > 1 && _table is IRouteBatchTable batch)
         {
             Exception?[] errors;
@@ -243,7 +243,7 @@ internal sealed class HostGwNetwork : INetwork
                 if (errors[i] is { } error)
                 {
                     Log.RouteFailed(_logger, error, routes[i].Destination, routes[i].Gateway);
-                    failed.Add((routes[i], error));
+                    (failed ??= []).Add((routes[i], error));
                 }
                 else
                 {
@@ -265,7 +265,7 @@ internal sealed class HostGwNetwork : INetwork
             {
                 // flannel logs and leaves it to the route check; so do we (for example: gateway not on-link).
                 Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
-                failed.Add((route, ex));
+                (failed ??= []).Add((route, ex));
             }
         }
 
@@ -273,9 +273,9 @@ internal sealed class HostGwNetwork : INetwork
     }
 
     /// <summary>Tells the node (<see cref="BackendContext.DataPath"/>) about routes the kernel refused.</summary>
-    private void ReportFailures(List<(OverlayRoute Route, Exception Error)> failed, int attempted)
+    private void ReportFailures(List<(OverlayRoute Route, Exception Error)>? failed, int attempted)
     {
-        if (failed.Count > 0 && _context.DataPath is { } monitor)
+        if (failed is { Count: > 0 } && _context.DataPath is { } monitor)
         {
             var (route, error) = failed[0];
             monitor.ReportProblem($"{failed.Count} of {attempted} peer route(s) could not be programmed; first: {route.Destination} via {route.Gateway} dev {route.Device}: {error.Message}", error);
@@ -321,9 +321,9 @@ internal sealed class HostGwNetwork : INetwork
 
         var install = desired.Where(d => !seen.Contains(d.Key)).Select(d => d.Value).ToList();
         var failed = await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
-        installed = install.Count - failed.Count;
+        installed = install.Count - (failed?.Count ?? 0);
         ReportFailures(failed, desired.Count);
-        if (failed.Count == 0)
+        if (failed is null)
         {
             _context.DataPath?.ReportHealthy();
         }
