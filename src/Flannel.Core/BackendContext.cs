@@ -36,4 +36,10 @@ public sealed record BackendContext
 
     /// <summary>The meter factory for metrics, or null to create unshared meters.</summary>
     public IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>
+    /// Where the running network reports data-path problems it cannot repair right now, and their end; null when
+    /// nobody listens. <c>FlannelNode</c> sets it and raises node events from the reports.
+    /// </summary>
+    public IDataPathMonitor? DataPath { get; init; }
 }

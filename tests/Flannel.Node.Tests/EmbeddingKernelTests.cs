@@ -16,7 +16,8 @@ public sealed class EmbeddingKernelTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-    private static (TestNamespace A, TestNamespace B) Hosts()
+    /// <summary>Two hosts: namespaces joined by a veth <c>eth0</c> (198.18.0.1 and .2), each with a default route.</summary>
+    internal static (TestNamespace A, TestNamespace B) Hosts()
     {
         var a = TestNamespace.Create("emb-a");
         var b = TestNamespace.Create("emb-b");

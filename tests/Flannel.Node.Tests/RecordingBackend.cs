@@ -30,7 +30,14 @@ internal sealed class RecordingBackendFactory(string type = "recording") : IBack
     /// <summary>Whether the network follows peer leases (false: it only waits, like a route-table backend).</summary>
     public bool Watch { get; set; } = true;
 
-    public IBackend Create(BackendContext context) => new Backend(this, context);
+    /// <summary>The context of the last backend created (what the node handed it).</summary>
+    public BackendContext? Context { get; private set; }
+
+    public IBackend Create(BackendContext context)
+    {
+        Context = context;
+        return new Backend(this, context);
+    }
 
     private sealed class Backend(RecordingBackendFactory owner, BackendContext context) : IBackend
     {

@@ -12,7 +12,9 @@ namespace Flannel.Node;
 /// <remarks>
 /// The node never ends the process. Failures after start surface through <see cref="Completion"/>, which faults
 /// with a typed exception (<see cref="LeaseRevokedException"/>, <see cref="BackendUnavailableException"/>,
-/// <see cref="LeaseStoreUnavailableException"/>, <see cref="FlannelConfigurationException"/>).
+/// <see cref="LeaseStoreUnavailableException"/>, <see cref="FlannelConfigurationException"/>). A data path the kernel
+/// keeps refusing (while the backend retries) is not a failure: the node stays Ready and raises
+/// <see cref="NodeEventKind.DataPathDegraded"/>, then <see cref="NodeEventKind.DataPathRestored"/>.
 /// </remarks>
 public sealed class FlannelNode : IAsyncDisposable
 {
@@ -33,6 +35,8 @@ public sealed class FlannelNode : IAsyncDisposable
     private CancellationTokenSource _leaseChanged = new();
     private IDisposable? _claim;
     private NodeState _state = NodeState.Created;
+    private string? _dataPathProblem;
+    private DateTimeOffset _degradedSince;
 
     /// <summary>Creates a node; nothing is touched until <see cref="StartAsync"/>.</summary>
     /// <param name="options">The node's options.</param>
@@ -95,6 +99,22 @@ public sealed class FlannelNode : IAsyncDisposable
     /// <summary>The MTU pods should use, or null before start.</summary>
     public int? Mtu => _network?.Mtu;
 
+    /// <summary>
+    /// The data-path problem the backend last reported and has not repaired yet (for example: a peer's route the
+    /// kernel refuses while the underlay interface is down), or null when every peer is programmed. See
+    /// <see cref="NodeEventKind.DataPathDegraded"/>.
+    /// </summary>
+    public string? DataPathProblem
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _dataPathProblem;
+            }
+        }
+    }
+
     /// <summary>Raised for every <see cref="NodeEvent"/>, synchronously; handler exceptions are logged and ignored.</summary>
     public event EventHandler<NodeEvent>? EventRaised;
 
@@ -144,6 +164,7 @@ public sealed class FlannelNode : IAsyncDisposable
                 LoggerFactory = _services.LoggerFactory,
                 TimeProvider = _services.TimeProvider,
                 MeterFactory = _services.MeterFactory,
+                DataPath = new DataPathMonitor(this),
             };
 
             _claim = ClaimResources(factory, config, context);
@@ -752,6 +773,49 @@ public sealed class FlannelNode : IAsyncDisposable
     private static string Describe(Lease l) =>
         string.Join(" + ", new[] { l.Subnet?.ToString(), l.IPv6Subnet?.ToString() }.Where(s => s is not null));
 
+    private void DataPathProblemReported(string problem, Exception? error)
+    {
+        bool began;
+        lock (_gate)
+        {
+            if (_state is not (NodeState.Starting or NodeState.Ready))
+            {
+                return;
+            }
+
+            began = _dataPathProblem is null;
+            _dataPathProblem = problem;
+            if (began)
+            {
+                _degradedSince = _services.TimeProvider.GetUtcNow();
+            }
+        }
+
+        if (began)
+        {
+            NodeLog.DataPathDegraded(_logger, error, problem);
+            Raise(NodeEventKind.DataPathDegraded, CurrentLease, new BackendUnavailableException($"data path degraded: {problem}", error));
+        }
+    }
+
+    private void DataPathHealthy()
+    {
+        TimeSpan duration;
+        lock (_gate)
+        {
+            if (_dataPathProblem is null || _state is not (NodeState.Starting or NodeState.Ready))
+            {
+                return;
+            }
+
+            _dataPathProblem = null;
+            duration = _services.TimeProvider.GetUtcNow() - _degradedSince;
+        }
+
+        NodeLog.DataPathRestored(_logger, duration);
+        Raise(NodeEventKind.DataPathRestored, CurrentLease);
+    }
+
     private void SetState(NodeState state, Exception? error = null)
     {
         lock (_gate)
@@ -800,5 +864,17 @@ public sealed class FlannelNode : IAsyncDisposable
         {
             NodeLog.TeardownStepFailed(_logger, ex, "event handler");
         }
+    }
+
+    /// <summary>The node's side of <see cref="BackendContext.DataPath"/>.</summary>
+    private sealed class DataPathMonitor(FlannelNode node) : IDataPathMonitor
+    {
+        public void ReportProblem(string problem, Exception? cause)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(problem);
+            node.DataPathProblemReported(problem, cause);
+        }
+
+        public void ReportHealthy() => node.DataPathHealthy();
     }
 }

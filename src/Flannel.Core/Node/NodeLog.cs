@@ -51,4 +51,10 @@ internal static partial class NodeLog
 
     [LoggerMessage(EventId = 7015, Level = LogLevel.Information, Message = "Backend changed: removing what backend {Previous} left on this node")]
     public static partial void CleaningPreviousBackend(ILogger logger, BackendType previous);
+
+    [LoggerMessage(EventId = 7016, Level = LogLevel.Warning, Message = "Data path degraded: {Problem}; the backend keeps retrying")]
+    public static partial void DataPathDegraded(ILogger logger, Exception? error, string problem);
+
+    [LoggerMessage(EventId = 7017, Level = LogLevel.Information, Message = "Data path restored: every peer is programmed again (degraded for {Duration})")]
+    public static partial void DataPathRestored(ILogger logger, TimeSpan duration);
 }

@@ -61,15 +61,21 @@ internal sealed class HostGwNetwork : INetwork
                 try
                 {
                     var events = _peers.Apply(step);
+                    try
+                    {
+                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // The peer set is updated all the same; the next reconcile retries, the network keeps running.
+                        Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                        _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
+                    }
+
                     if (events is null)
                     {
-                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
                         _firstSync.TrySetResult();
-                    }
-                    else
-                    {
-                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 finally
@@ -191,7 +197,7 @@ internal sealed class HostGwNetwork : INetwork
             else
             {
                 // Keep the event order: install what was added before this removal first.
-                await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+                ReportFailures(await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false), added.Count);
                 added.Clear();
                 foreach (var subnet in new[] { e.Lease.Subnet, e.Lease.IPv6Subnet })
                 {
@@ -213,11 +219,13 @@ internal sealed class HostGwNetwork : INetwork
             }
         }
 
-        await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false);
+        ReportFailures(await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false), added.Count);
     }
 
-    private async Task ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
+    /// <summary>Programs the routes; returns the ones that failed, with their errors (each logged), or null when none did.</summary>
+    private async Task<List<(OverlayRoute Route, Exception Error)>?> ReplaceManyAsync(List<OverlayRoute> routes, CancellationToken cancellationToken)
     {
+        List<(OverlayRoute, Exception)>? failed = null;
         if (routes.Count > 1 && _table is IRouteBatchTable batch)
         {
             Exception?[] errors;
@@ -235,6 +243,7 @@ internal sealed class HostGwNetwork : INetwork
                 if (errors[i] is { } error)
                 {
                     Log.RouteFailed(_logger, error, routes[i].Destination, routes[i].Gateway);
+                    (failed ??= []).Add((routes[i], error));
                 }
                 else
                 {
@@ -242,26 +251,34 @@ internal sealed class HostGwNetwork : INetwork
                 }
             }
 
-            return;
+            return failed;
         }
 
         foreach (var route in routes)
         {
-            await ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _table.ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
+                Log.RouteInstalled(_logger, route.Destination, route.Gateway, route.Device);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // flannel logs and leaves it to the route check; so do we (for example: gateway not on-link).
+                Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
+                (failed ??= []).Add((route, ex));
+            }
         }
+
+        return failed;
     }
 
-    private async Task ReplaceAsync(OverlayRoute route, CancellationToken cancellationToken)
+    /// <summary>Tells the node (<see cref="BackendContext.DataPath"/>) about routes the kernel refused.</summary>
+    private void ReportFailures(List<(OverlayRoute Route, Exception Error)>? failed, int attempted)
     {
-        try
+        if (failed is { Count: > 0 } && _context.DataPath is { } monitor)
         {
-            await _table.ReplaceAsync(route, cancellationToken).ConfigureAwait(false);
-            Log.RouteInstalled(_logger, route.Destination, route.Gateway, route.Device);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // flannel logs and leaves it to the route check; so do we (for example: gateway not on-link).
-            Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
+            var (route, error) = failed[0];
+            monitor.ReportProblem($"{failed.Count} of {attempted} peer route(s) could not be programmed; first: {route.Destination} via {route.Gateway} dev {route.Device}: {error.Message}", error);
         }
     }
 
@@ -303,8 +320,13 @@ internal sealed class HostGwNetwork : INetwork
         }
 
         var install = desired.Where(d => !seen.Contains(d.Key)).Select(d => d.Value).ToList();
-        await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
-        installed = install.Count;
+        var failed = await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
+        installed = install.Count - (failed?.Count ?? 0);
+        ReportFailures(failed, desired.Count);
+        if (failed is null)
+        {
+            _context.DataPath?.ReportHealthy();
+        }
 
         _desiredView = [.. desired.Keys];
         ReconcileCount++;
@@ -341,6 +363,7 @@ internal sealed class HostGwNetwork : INetwork
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                    _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
                 }
             }
         }
@@ -438,6 +461,7 @@ internal sealed class HostGwNetwork : INetwork
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                    _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
                 }
             }
         }

@@ -128,15 +128,23 @@ internal sealed class VxlanNetwork : INetwork
                 try
                 {
                     var events = _peers.Apply(step);
+                    try
+                    {
+                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // The kernel refused (the peer set is updated all the same): report it and let the healer
+                        // retry, instead of failing the network for good over what may pass.
+                        Log.ReconcileFailed(_logger, ex);
+                        _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
+                        RequestHeal("retry after a failed update");
+                    }
+
                     if (events is null)
                     {
-                        await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
                         _synced = true;
                         _firstSync.TrySetResult();
-                    }
-                    else
-                    {
-                        await ApplyEventsAsync(events, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 finally
@@ -207,6 +215,7 @@ internal sealed class VxlanNetwork : INetwork
     private async Task ReconcileCoreAsync(CancellationToken cancellationToken)
     {
         await EnsureDevicesAsync(cancellationToken).ConfigureAwait(false);
+        string? problem = null;
         foreach (var f in _families)
         {
             var direct = await DirectMapAsync(f, _peers.Current, cancellationToken).ConfigureAwait(false);
@@ -223,7 +232,7 @@ internal sealed class VxlanNetwork : INetwork
             var diff = VxlanPlanner.Diff(desired.Values, observed);
             if (!diff.IsEmpty)
             {
-                await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
+                problem ??= await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
             }
 
             f.Programmed = desired;
@@ -232,6 +241,10 @@ internal sealed class VxlanNetwork : INetwork
         }
 
         Interlocked.Increment(ref _reconciles);
+        if (problem is null)
+        {
+            _context.DataPath?.ReportHealthy();
+        }
     }
 
     private async Task EnsureDevicesAsync(CancellationToken cancellationToken)
@@ -389,13 +402,14 @@ internal sealed class VxlanNetwork : INetwork
 
     /// <summary>
     /// Applies deletions (routes, FDB, neighbours) and programs peers (neighbours, FDB, routes) in one netlink batch,
-    /// then rolls back the peers that failed half-way, as flannel does per peer.
+    /// then rolls back the peers that failed half-way, as flannel does per peer. Returns the problem reported to the
+    /// node (<see cref="BackendContext.DataPath"/>) when peers failed, else null.
     /// </summary>
-    private async Task ApplyAsync(FamilyState f, IReadOnlyList<PeerPlan> program, IReadOnlyList<NeighborEntry> delNeighbors, IReadOnlyList<FdbEntry> delFdb, IReadOnlyList<IPNetwork> delRoutes, CancellationToken cancellationToken)
+    private async Task<string?> ApplyAsync(FamilyState f, IReadOnlyList<PeerPlan> program, IReadOnlyList<NeighborEntry> delNeighbors, IReadOnlyList<FdbEntry> delFdb, IReadOnlyList<IPNetwork> delRoutes, CancellationToken cancellationToken)
     {
         if (program.Count == 0 && delNeighbors.Count == 0 && delFdb.Count == 0 && delRoutes.Count == 0)
         {
-            return;
+            return null;
         }
 
         var batch = _rtnl.CreateBatch();
@@ -446,10 +460,12 @@ internal sealed class VxlanNetwork : INetwork
         var result = await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         if (result.FailedCount == 0)
         {
-            return;
+            return null;
         }
 
         var rollback = _rtnl.CreateBatch();
+        var failedPeers = 0;
+        string? first = null;
         for (var i = 0; i < program.Count; i++)
         {
             var p = program[i];
@@ -473,7 +489,10 @@ internal sealed class VxlanNetwork : INetwork
                 continue;
             }
 
-            Log.PeerFailed(_logger, p.Subnet, step, $"{failed.Error} {failed.ExtendedAckMessage}".Trim());
+            var why = $"{failed.Error} {failed.ExtendedAckMessage}".Trim();
+            Log.PeerFailed(_logger, p.Subnet, step, why);
+            failedPeers++;
+            first ??= $"{p.Subnet} ({step} on {f.Spec.Name}): {why}";
             rollback.DeleteRoute(new RouteSpec(p.Subnet) { Table = RouteTables.Main });
             if (p.Fdb is { } e)
             {
@@ -491,6 +510,15 @@ internal sealed class VxlanNetwork : INetwork
         {
             await rollback.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        if (first is null)
+        {
+            return null;
+        }
+
+        var problem = $"{failedPeers} of {program.Count} peer(s) could not be programmed; first: {first}";
+        _context.DataPath?.ReportProblem(problem, null);
+        return problem;
     }
 
     private RouteSpec RouteSpecFor(FamilyState f, PeerRoute route) => route.Direct
@@ -536,6 +564,8 @@ internal sealed class VxlanNetwork : INetwork
         }
     }
 
+    private string DeviceNames => string.Join(", ", _families.Select(f => f.Spec.Name));
+
     private void RequestHeal(string reason)
     {
         _healReason = reason;
@@ -553,6 +583,9 @@ internal sealed class VxlanNetwork : INetwork
 
     private async Task HealAsync(CancellationToken cancellationToken)
     {
+        // A fault the kernel keeps refusing (say: the underlay MTU is too small for the VTEP) is retried with a
+        // growing pause, so its log lines stay bounded: 0.2 s, 0.4 s, … up to 5 s; a success starts over.
+        var retry = TimeSpan.FromMilliseconds(200);
         try
         {
             while (true)
@@ -571,12 +604,15 @@ internal sealed class VxlanNetwork : INetwork
                 try
                 {
                     await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    retry = TimeSpan.FromMilliseconds(200);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.ReconcileFailed(_logger, ex);
+                    _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
                     RequestHeal("retry after a failed reconcile");
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(retry, _context.TimeProvider, cancellationToken).ConfigureAwait(false);
+                    retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 }
             }
         }
@@ -604,6 +640,7 @@ internal sealed class VxlanNetwork : INetwork
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     Log.ReconcileFailed(_logger, ex);
+                    _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
                 }
             }
         }
