@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Flannel.Internal;
 
 /// <summary>
@@ -7,7 +9,14 @@ namespace Flannel.Internal;
 /// </summary>
 internal sealed class PeerLeaseCache(Lease? own)
 {
+    // The leases in arrival order (the order events are reported in), and an index by exact subnets. While every
+    // lease has the same families (the normal cluster), "same subnets" is exact equality of both subnets, so a
+    // lookup is one dictionary probe; a cache that mixes IPv4-only, IPv6-only and dual-stack leases (a cluster
+    // changing its families) falls back to comparing by each cached lease's families, as flannel does.
     private readonly List<Lease> _leases = [];
+    private readonly Dictionary<(IPNetwork? V4, IPNetwork? V6), Lease> _index = [];
+    private (bool V4, bool V6)? _shape;
+    private bool _mixed;
 
     public IReadOnlyList<Lease> Leases => _leases;
 
@@ -33,17 +42,16 @@ internal sealed class PeerLeaseCache(Lease? own)
     public List<LeaseEvent> Reset(IEnumerable<Lease> snapshot)
     {
         var batch = new List<LeaseEvent>();
-        var next = new List<Lease>();
+        var next = new PeerLeaseCache(own);
         foreach (var lease in snapshot)
         {
-            if (IsOwn(lease) || next.Exists(l => SameSubnets(l, lease)))
+            if (IsOwn(lease) || next.Find(lease) is not null)
             {
                 continue;
             }
 
             next.Add(lease);
-            var index = _leases.FindIndex(l => SameSubnets(l, lease));
-            if (index < 0 || !SameContent(_leases[index], lease))
+            if (Find(lease) is not { } known || !SameContent(known, lease))
             {
                 batch.Add(new LeaseEvent(LeaseEventKind.Added, lease));
             }
@@ -51,14 +59,22 @@ internal sealed class PeerLeaseCache(Lease? own)
 
         foreach (var old in _leases)
         {
-            if (!next.Exists(l => SameSubnets(old, l)))
+            if (!next.ContainsSameAs(old))
             {
                 batch.Add(new LeaseEvent(LeaseEventKind.Removed, old));
             }
         }
 
         _leases.Clear();
-        _leases.AddRange(next);
+        _leases.AddRange(next._leases);
+        _index.Clear();
+        foreach (var (key, lease) in next._index)
+        {
+            _index[key] = lease;
+        }
+
+        _shape = next._shape;
+        _mixed = next._mixed;
         return batch;
     }
 
@@ -73,28 +89,28 @@ internal sealed class PeerLeaseCache(Lease? own)
                 continue;
             }
 
-            var index = _leases.FindIndex(l => SameSubnets(l, e.Lease));
+            var known = Find(e.Lease);
             if (e.Kind == LeaseEventKind.Added)
             {
-                if (index < 0)
+                if (known is null)
                 {
-                    _leases.Add(e.Lease);
+                    Add(e.Lease);
                     batch.Add(e);
                 }
                 else
                 {
-                    var changed = !SameContent(_leases[index], e.Lease);
-                    _leases[index] = e.Lease;
+                    var changed = !SameContent(known, e.Lease);
+                    Replace(known, e.Lease);
                     if (changed)
                     {
                         batch.Add(e);
                     }
                 }
             }
-            else if (index >= 0)
+            else if (known is not null)
             {
-                batch.Add(new LeaseEvent(LeaseEventKind.Removed, _leases[index]));
-                _leases.RemoveAt(index);
+                batch.Add(new LeaseEvent(LeaseEventKind.Removed, known));
+                Remove(known);
             }
             else
             {
@@ -103,5 +119,89 @@ internal sealed class PeerLeaseCache(Lease? own)
         }
 
         return batch;
+    }
+
+    private static (IPNetwork?, IPNetwork?) Key(Lease lease) => (lease.Subnet, lease.IPv6Subnet);
+
+    /// <summary>The first cached lease with the same subnets as <paramref name="lease"/> (by the cached lease's families).</summary>
+    private Lease? Find(Lease lease)
+    {
+        if (!_mixed && (_shape is null || _shape == (lease.EnableIPv4, lease.EnableIPv6)))
+        {
+            return _index.GetValueOrDefault(Key(lease));
+        }
+
+        foreach (var l in _leases)
+        {
+            if (SameSubnets(l, lease))
+            {
+                return l;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a cached lease has the same subnets as <paramref name="old"/> by <paramref name="old"/>'s families.</summary>
+    private bool ContainsSameAs(Lease old)
+    {
+        if (!_mixed && (_shape is null || _shape == (old.EnableIPv4, old.EnableIPv6)))
+        {
+            return _index.ContainsKey(Key(old));
+        }
+
+        foreach (var l in _leases)
+        {
+            if (SameSubnets(old, l))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void Add(Lease lease)
+    {
+        var shape = (lease.EnableIPv4, lease.EnableIPv6);
+        _shape ??= shape;
+        _mixed |= _shape != shape;
+        _leases.Add(lease);
+        _index.TryAdd(Key(lease), lease);
+    }
+
+    private void Replace(Lease known, Lease lease)
+    {
+        _leases[IndexOf(known)] = lease;
+        if (_index.TryGetValue(Key(known), out var indexed) && ReferenceEquals(indexed, known))
+        {
+            _index.Remove(Key(known));
+        }
+
+        _index.TryAdd(Key(lease), lease);
+        var shape = (lease.EnableIPv4, lease.EnableIPv6);
+        _mixed |= _shape != shape;
+    }
+
+    private int IndexOf(Lease known)
+    {
+        for (var i = 0; i < _leases.Count; i++)
+        {
+            if (ReferenceEquals(_leases[i], known))
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException("the lease is not in the cache");
+    }
+
+    private void Remove(Lease known)
+    {
+        _leases.RemoveAt(IndexOf(known));
+        if (_index.TryGetValue(Key(known), out var indexed) && ReferenceEquals(indexed, known))
+        {
+            _index.Remove(Key(known));
+        }
     }
 }
