@@ -237,14 +237,14 @@ internal sealed class PrometheusExporter : IDisposable
 internal sealed class NodeMetrics : IDisposable
 {
     private readonly Meter _meter = new("Flannel.Daemon");
-    private readonly ConcurrentDictionary<(System.Net.IPNetwork?, System.Net.IPNetwork?), byte> _peers = new();
+    private readonly HashSet<(System.Net.IPNetwork?, System.Net.IPNetwork?)> _peers = [];
     private readonly Counter<long> _events;
     private Flannel.Node.FlannelNode? _node;
 
     public NodeMetrics()
     {
         _meter.CreateObservableGauge("flannel.node.ready", () => _node?.State == Flannel.Node.NodeState.Ready ? 1 : 0, description: "1 when the node is ready: lease held, rules installed, subnet.env written");
-        _meter.CreateObservableGauge("flannel.peers", () => _peers.Count, description: "Peer leases known to the node");
+        _meter.CreateObservableGauge("flannel.peers", PeerCount, description: "Peer leases known to the node");
         _meter.CreateObservableGauge("flannel.lease.expiration.timestamp.seconds", LeaseExpiry, description: "When the node's lease expires, in Unix seconds");
         _meter.CreateObservableGauge("flannel.node.info", Info, description: "The node's backend, subnet and public IP (value 1)");
         _events = _meter.CreateCounter<long>("flannel.node.events", description: "Node events by kind (lease acquired/changed/lost, peer added/removed, state changed)");
@@ -275,14 +275,25 @@ internal sealed class NodeMetrics : IDisposable
         }
 
         var key = (lease.Subnet, lease.IPv6Subnet);
-        switch (e.Kind)
+        lock (_peers)
         {
-            case Flannel.Node.NodeEventKind.PeerAdded:
-                _peers[key] = 0;
-                break;
-            case Flannel.Node.NodeEventKind.PeerRemoved:
-                _peers.TryRemove(key, out _);
-                break;
+            switch (e.Kind)
+            {
+                case Flannel.Node.NodeEventKind.PeerAdded:
+                    _peers.Add(key);
+                    break;
+                case Flannel.Node.NodeEventKind.PeerRemoved:
+                    _peers.Remove(key);
+                    break;
+            }
+        }
+    }
+
+    private int PeerCount()
+    {
+        lock (_peers)
+        {
+            return _peers.Count;
         }
     }
 

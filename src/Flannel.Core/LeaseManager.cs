@@ -95,12 +95,12 @@ public sealed class LeaseManager : ISubnetManager
                         mine with { Attributes = attrs },
                         mine.IsReservation ? null : _options.Ttl,
                         cancellationToken).ConfigureAwait(false);
-                    CoreLog.LeaseReused(_logger, reused.Subnet, reused.IPv6Subnet, attrs.PublicIP, mine.IsReservation ? " (a reservation, kept without TTL)" : string.Empty);
+                    CoreLog.LeaseReused(_logger, new SubnetsText(reused.Subnet, reused.IPv6Subnet), attrs.PublicIP ?? attrs.PublicIPv6, mine.IsReservation ? " (a reservation, kept without TTL)" : string.Empty);
                     _metrics.Acquired("public-ip");
                     return reused;
                 }
 
-                CoreLog.IncompatibleLeaseDeleted(_logger, mine.Subnet, mine.IPv6Subnet, attrs.PublicIP);
+                CoreLog.IncompatibleLeaseDeleted(_logger, new SubnetsText(mine.Subnet, mine.IPv6Subnet), attrs.PublicIP ?? attrs.PublicIPv6);
                 await _registry.DeleteAsync(mine.Subnet, mine.IPv6Subnet, cancellationToken).ConfigureAwait(false);
                 leases.Remove(mine);
             }
@@ -121,7 +121,7 @@ public sealed class LeaseManager : ISubnetManager
                 cancellationToken).ConfigureAwait(false);
             if (created is not null)
             {
-                CoreLog.LeaseAllocated(_logger, created.Subnet, created.IPv6Subnet, attrs.PublicIP, created.Expiration);
+                CoreLog.LeaseAllocated(_logger, new SubnetsText(created.Subnet, created.IPv6Subnet), attrs.PublicIP ?? attrs.PublicIPv6, new ExpiryText(created.Expiration));
                 _metrics.Acquired(subnet == request.PreviousSubnet ? "previous" : "new");
                 return created;
             }
@@ -140,7 +140,7 @@ public sealed class LeaseManager : ISubnetManager
     {
         ArgumentNullException.ThrowIfNull(lease);
         var renewed = await _registry.UpdateAsync(lease, lease.IsReservation ? null : _options.Ttl, cancellationToken).ConfigureAwait(false);
-        CoreLog.LeaseRenewed(_logger, renewed.Subnet, renewed.Expiration);
+        CoreLog.LeaseRenewed(_logger, new SubnetsText(renewed.Subnet, renewed.IPv6Subnet), new ExpiryText(renewed.Expiration));
         _metrics.Renewed();
         return renewed;
     }
@@ -150,7 +150,7 @@ public sealed class LeaseManager : ISubnetManager
     {
         ArgumentNullException.ThrowIfNull(lease);
         var found = await _registry.DeleteAsync(lease.Subnet, lease.IPv6Subnet, cancellationToken).ConfigureAwait(false);
-        CoreLog.LeaseReleased(_logger, lease.Subnet, found);
+        CoreLog.LeaseReleased(_logger, new SubnetsText(lease.Subnet, lease.IPv6Subnet), found);
         _metrics.Released();
         return found;
     }

@@ -6,11 +6,11 @@ namespace Flannel.Internal;
 /// <summary>Core's log messages; event ids 1000-1999.</summary>
 internal static partial class CoreLog
 {
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Reusing lease {Subnet} (IPv6 {IPv6Subnet}) held by public IP {PublicIP}{Kind}")]
-    public static partial void LeaseReused(ILogger logger, IPNetwork? subnet, IPNetwork? ipv6Subnet, IPAddress? publicIP, string kind);
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Reusing lease {Lease} held by public IP {PublicIP}{Kind}")]
+    public static partial void LeaseReused(ILogger logger, SubnetsText lease, IPAddress? publicIP, string kind);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Lease {Subnet} (IPv6 {IPv6Subnet}) of public IP {PublicIP} does not fit the network configuration any more; deleting it and allocating a new one")]
-    public static partial void IncompatibleLeaseDeleted(ILogger logger, IPNetwork? subnet, IPNetwork? ipv6Subnet, IPAddress? publicIP);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Lease {Lease} of public IP {PublicIP} does not fit the network configuration any more; deleting it and allocating a new one")]
+    public static partial void IncompatibleLeaseDeleted(ILogger logger, SubnetsText lease, IPAddress? publicIP);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Found previously leased subnet {Subnet}, reusing it")]
     public static partial void PreviousSubnetReused(ILogger logger, IPNetwork subnet);
@@ -21,17 +21,17 @@ internal static partial class CoreLog
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Previously leased subnet {Subnet} is now used by another node, ignoring it")]
     public static partial void PreviousSubnetTaken(ILogger logger, IPNetwork subnet);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Allocated lease {Subnet} (IPv6 {IPv6Subnet}) to public IP {PublicIP}, expires {Expiration}")]
-    public static partial void LeaseAllocated(ILogger logger, IPNetwork? subnet, IPNetwork? ipv6Subnet, IPAddress? publicIP, DateTimeOffset? expiration);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Allocated lease {Lease} to public IP {PublicIP}, expires {Expiration}")]
+    public static partial void LeaseAllocated(ILogger logger, SubnetsText lease, IPAddress? publicIP, ExpiryText expiration);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Another node created subnet {Subnet} first (attempt {Attempt} of {MaxAttempts}); picking again")]
     public static partial void LostRace(ILogger logger, IPNetwork? subnet, int attempt, int maxAttempts);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Debug, Message = "Renewed lease {Subnet}, expires {Expiration}")]
-    public static partial void LeaseRenewed(ILogger logger, IPNetwork? subnet, DateTimeOffset? expiration);
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Debug, Message = "Renewed lease {Lease}, expires {Expiration}")]
+    public static partial void LeaseRenewed(ILogger logger, SubnetsText lease, ExpiryText expiration);
 
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Released lease {Subnet} (found: {Found})")]
-    public static partial void LeaseReleased(ILogger logger, IPNetwork? subnet, bool found);
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Released lease {Lease} (found: {Found})")]
+    public static partial void LeaseReleased(ILogger logger, SubnetsText lease, bool found);
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Lease watch resynchronised from a snapshot of {Count} leases at revision {Revision}")]
     public static partial void WatchResync(ILogger logger, int count, long revision);

@@ -251,4 +251,29 @@ internal static class IPText
     /// <summary>True when the two prefixes share any address.</summary>
     public static bool Overlaps(IPNetwork a, IPNetwork b) =>
         a.BaseAddress.AddressFamily == b.BaseAddress.AddressFamily && (a.Contains(b.BaseAddress) || b.Contains(a.BaseAddress));
+
+    /// <summary>A lease's subnets for people: "10.5.1.0/24", "fc00:0:0:1::/64" or "10.5.1.0/24 + fc00:0:0:1::/64".</summary>
+    public static string DescribeSubnets(IPNetwork? subnet, IPNetwork? ipv6Subnet) => (subnet, ipv6Subnet) switch
+    {
+        ({ } v4, { } v6) => $"{v4} + {v6}",
+        ({ } v4, null) => v4.ToString(),
+        (null, { } v6) => v6.ToString(),
+        _ => "(no subnet)",
+    };
+
+    /// <summary>An expiry for people: ISO 8601 UTC, or "never" for a reservation.</summary>
+    public static string DescribeExpiry(DateTimeOffset? expiration) =>
+        expiration is { } e ? e.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "never (a reservation)";
+}
+
+/// <summary>A lease's subnets as log text, formatted only when the message is written (see <see cref="IPText.DescribeSubnets"/>).</summary>
+internal readonly record struct SubnetsText(IPNetwork? Subnet, IPNetwork? IPv6Subnet)
+{
+    public override string ToString() => IPText.DescribeSubnets(Subnet, IPv6Subnet);
+}
+
+/// <summary>An expiry as log text, formatted only when the message is written (see <see cref="IPText.DescribeExpiry"/>).</summary>
+internal readonly record struct ExpiryText(DateTimeOffset? Expiration)
+{
+    public override string ToString() => IPText.DescribeExpiry(Expiration);
 }

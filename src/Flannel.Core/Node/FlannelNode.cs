@@ -181,7 +181,7 @@ public sealed class FlannelNode : IAsyncDisposable
 
             _network = network;
             Volatile.Write(ref _lease, network.Lease);
-            NodeLog.LeaseAcquired(_logger, network.Lease.Subnet, network.Lease.IPv6Subnet, config.BackendType, network.Mtu);
+            NodeLog.LeaseAcquired(_logger, new Internal.SubnetsText(network.Lease.Subnet, network.Lease.IPv6Subnet), config.BackendType, network.Mtu);
             Raise(NodeEventKind.LeaseAcquired, network.Lease);
 
             if (_services.TrafficManager is { } traffic)
@@ -593,7 +593,7 @@ public sealed class FlannelNode : IAsyncDisposable
             {
                 var renewed = await _services.SubnetManager.RenewLeaseAsync(lease, ct).ConfigureAwait(false);
                 Volatile.Write(ref _lease, renewed);
-                NodeLog.LeaseRenewed(_logger, renewed.Expiration);
+                NodeLog.LeaseRenewed(_logger, new Internal.ExpiryText(renewed.Expiration));
                 Raise(NodeEventKind.LeaseChanged, renewed);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -13,14 +13,14 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 7002, Level = LogLevel.Information, Message = "Using interface {Interface} (index {Index}, MTU {Mtu}), address {Address}, public IP {PublicIP}")]
     public static partial void InterfaceSelected(ILogger logger, string @interface, int index, int mtu, System.Net.IPAddress? address, System.Net.IPAddress? publicIP);
 
-    [LoggerMessage(EventId = 7003, Level = LogLevel.Information, Message = "Acquired lease {Subnet} {IPv6Subnet} with backend {Backend}, MTU {Mtu}")]
-    public static partial void LeaseAcquired(ILogger logger, System.Net.IPNetwork? subnet, System.Net.IPNetwork? ipv6Subnet, BackendType backend, int mtu);
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Information, Message = "Acquired lease {Lease} with backend {Backend}, MTU {Mtu}")]
+    public static partial void LeaseAcquired(ILogger logger, Internal.SubnetsText lease, BackendType backend, int mtu);
 
     [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "Node ready")]
     public static partial void Ready(ILogger logger);
 
     [LoggerMessage(EventId = 7005, Level = LogLevel.Information, Message = "Lease renewed; expires {Expiration}")]
-    public static partial void LeaseRenewed(ILogger logger, DateTimeOffset? expiration);
+    public static partial void LeaseRenewed(ILogger logger, Internal.ExpiryText expiration);
 
     [LoggerMessage(EventId = 7006, Level = LogLevel.Warning, Message = "Lease renewal failed; retrying in {Retry}")]
     public static partial void RenewFailed(ILogger logger, Exception error, TimeSpan retry);

@@ -32,6 +32,7 @@ internal sealed class PeerLeases
         if (step.Snapshot is { } snapshot)
         {
             _peers.Clear();
+            _peers.EnsureCapacity(snapshot.Count);
             foreach (var lease in snapshot)
             {
                 if (!IsOwn(lease))

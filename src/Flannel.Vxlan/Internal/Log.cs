@@ -6,8 +6,8 @@ namespace Flannel.Vxlan;
 /// <summary>Source-generated log messages of the vxlan backend (EventIds 3000-3499).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(3000, LogLevel.Information, "vxlan network {Instance}: lease {Subnet} {IPv6Subnet} acquired; device MTU {Mtu}")]
-    public static partial void Registered(ILogger logger, string instance, IPNetwork? subnet, IPNetwork? ipv6Subnet, int mtu);
+    [LoggerMessage(3000, LogLevel.Information, "vxlan network {Instance}: lease {Lease} acquired; device MTU {Mtu}")]
+    public static partial void Registered(ILogger logger, string instance, LeaseSubnets lease, int mtu);
 
     [LoggerMessage(3001, LogLevel.Warning, "ignoring the Windows-only vxlan option {Option}")]
     public static partial void IgnoredOption(ILogger logger, string option);
@@ -45,6 +45,9 @@ internal static partial class Log
     [LoggerMessage(3012, LogLevel.Information, "kernel state changed under us ({What}); reconciling")]
     public static partial void KernelChanged(ILogger logger, string what);
 
+    [LoggerMessage(3016, LogLevel.Debug, "{What}: reconciling to cover the time before it was in place")]
+    public static partial void KernelCheck(ILogger logger, string what);
+
     [LoggerMessage(3013, LogLevel.Debug, "setting accept_ra=0 on {Device} failed: {Error}")]
     public static partial void AcceptRaFailed(ILogger logger, string device, string error);
 
@@ -53,4 +56,16 @@ internal static partial class Log
 
     [LoggerMessage(3015, LogLevel.Information, "re-publishing the lease with VTEP MAC {Mac}")]
     public static partial void Republished(ILogger logger, string mac);
+}
+
+/// <summary>A lease's subnets as log text ("10.5.1.0/24", "fc00::/64" or both joined by " + "), formatted only when written.</summary>
+internal readonly record struct LeaseSubnets(IPNetwork? Subnet, IPNetwork? IPv6Subnet)
+{
+    public override string ToString() => (Subnet, IPv6Subnet) switch
+    {
+        ({ } v4, { } v6) => $"{v4} + {v6}",
+        ({ } v4, null) => v4.ToString(),
+        (null, { } v6) => v6.ToString(),
+        _ => "(no subnet)",
+    };
 }

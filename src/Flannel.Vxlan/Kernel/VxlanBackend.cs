@@ -109,7 +109,7 @@ internal sealed class VxlanBackend : IBackend
                 throw;
             }
 
-            Log.Registered(_logger, _context.InstanceName, lease.Subnet, lease.IPv6Subnet, network.Mtu);
+            Log.Registered(_logger, _context.InstanceName, new LeaseSubnets(lease.Subnet, lease.IPv6Subnet), network.Mtu);
             return network;
         }
         catch

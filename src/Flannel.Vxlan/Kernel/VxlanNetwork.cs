@@ -219,7 +219,7 @@ internal sealed class VxlanNetwork : INetwork
         foreach (var f in _families)
         {
             var direct = await DirectMapAsync(f, _peers.Current, cancellationToken).ConfigureAwait(false);
-            var desired = new Dictionary<IPNetwork, PeerPlan>();
+            var desired = new Dictionary<IPNetwork, PeerPlan>(_peers.Current.Count);
             foreach (var lease in _peers.Current)
             {
                 if (PlanFor(f, lease, direct, log: !_synced) is { } plan)
@@ -566,6 +566,8 @@ internal sealed class VxlanNetwork : INetwork
 
     private string DeviceNames => string.Join(", ", _families.Select(f => f.Spec.Name));
 
+    private const string WatchStarted = "kernel watch (re)started";
+
     private void RequestHeal(string reason)
     {
         _healReason = reason;
@@ -600,7 +602,15 @@ internal sealed class VxlanNetwork : INetwork
                     continue;
                 }
 
-                Log.KernelChanged(_logger, _healReason ?? "unknown");
+                if (_healReason == WatchStarted)
+                {
+                    Log.KernelCheck(_logger, WatchStarted); // routine: covers the moment before the watch was in place
+                }
+                else
+                {
+                    Log.KernelChanged(_logger, _healReason ?? "unknown");
+                }
+
                 try
                 {
                     await ReconcileAsync(cancellationToken).ConfigureAwait(false);
@@ -667,7 +677,7 @@ internal sealed class VxlanNetwork : INetwork
         {
             try
             {
-                RequestHeal("kernel watch (re)started");
+                RequestHeal(WatchStarted);
                 var groups = RtnetlinkGroups.Link | RtnetlinkGroups.Neighbor | RtnetlinkGroups.IPv4Route | RtnetlinkGroups.IPv6Route;
                 await foreach (var e in _rtnl.WatchAsync(groups, cancellationToken).ConfigureAwait(false))
                 {
