@@ -164,7 +164,9 @@ internal sealed class PrometheusExporter : IDisposable
             };
             Type = type;
             Description = instrument.Description;
-            Name = Sanitize(instrument.Name) + UnitSuffix(instrument.Unit) + suffix;
+            var name = Sanitize(instrument.Name);
+            var unit = UnitSuffix(instrument.Unit);
+            Name = (name.EndsWith(unit, StringComparison.Ordinal) ? name : name + unit) + suffix; // flannel.udp.bytes: not _bytes_bytes
         }
 
         public string Name { get; }

@@ -13,6 +13,8 @@ public class PrometheusExporterTests
         using var meter = new Meter("Flannel.ExporterTest." + Guid.NewGuid().ToString("N"));
         var events = meter.CreateCounter<long>("flannel.test.events", description: "Events\nby kind");
         var latency = meter.CreateHistogram<double>("flannel.test.latency", unit: "s");
+        var bytes = meter.CreateCounter<long>("flannel.test.bytes", unit: "By");
+        bytes.Add(1500);
         var peers = 0;
         meter.CreateObservableGauge("flannel.test.peers", () => peers);
         using var other = new Meter("Other.Library");
@@ -33,6 +35,8 @@ public class PrometheusExporterTests
         var text = exporter.Render();
         Assert.Equal(
             """
+            # TYPE flannel_test_bytes_total counter
+            flannel_test_bytes_total 1500
             # HELP flannel_test_events_total Events by kind
             # TYPE flannel_test_events_total counter
             flannel_test_events_total{kind="LeaseAcquired",node="a\"b"} 5
