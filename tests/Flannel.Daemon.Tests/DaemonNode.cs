@@ -47,6 +47,9 @@ internal sealed class DaemonNode
 
     public FlanneldProcess Start(params string[] extra) => FlanneldProcess.Start(Args(extra), HealthzPort);
 
+    /// <summary>Starts another build of flanneld (the Native AOT one) with this node's arguments.</summary>
+    public FlanneldProcess StartBinary(string binary, params string[] extra) => FlanneldProcess.Start(Args(extra), HealthzPort, binary: binary);
+
     public (int ExitCode, string Output) Cleanup(params string[] extra) =>
         FlanneldProcess.Run(["cleanup", .. Args(extra)], TimeSpan.FromSeconds(60));
 

@@ -41,9 +41,9 @@ internal sealed partial class FlanneldProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static FlanneldProcess Start(IEnumerable<string> args, int? healthzPort = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static FlanneldProcess Start(IEnumerable<string> args, int? healthzPort = null, IReadOnlyDictionary<string, string>? environment = null, string? binary = null)
     {
-        var psi = new ProcessStartInfo(BinaryPath)
+        var psi = new ProcessStartInfo(binary ?? BinaryPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,0 +1,79 @@
+using System.Text;
+using Flannel.TestKit;
+using Xunit;
+
+namespace Flannel.Daemon.Tests;
+
+/// <summary>
+/// The daemon as it ships: published with Native AOT (every backend linked in), then run as a process. The other
+/// daemon tests run the JIT build; this one proves the native binary builds without trim/AOT warnings, carries its
+/// memory settings (compiled-in gen0 budget, RELR-packed relocations) and programs a store's peers.
+/// </summary>
+public sealed class NativeAotTests : IDisposable
+{
+    private const int Peers = 200;
+    private readonly string _work = Directory.CreateTempSubdirectory("fln-daemon-aot-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [PrivilegedFact]
+    public async Task Native_AOT_publish_has_no_warnings_and_the_binary_programs_its_peers()
+    {
+        var root = RepositoryRoot();
+        var output = Path.Combine(_work, "publish");
+        var (code, stdout, stderr) = Shell.Run(
+            "dotnet",
+            ["publish", Path.Combine(root, "samples", "Flanneld", "Flanneld.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output, "-nologo", "-clp:NoSummary"],
+            TimeSpan.FromMinutes(15));
+        var log = stdout + stderr;
+        Assert.True(code == 0, "dotnet publish failed:\n" + log);
+        var warnings = log.Split('\n').Where(l => l.Contains(": warning ", StringComparison.Ordinal)).Distinct().ToList();
+        Assert.True(warnings.Count == 0, "the AOT publish warns:\n" + string.Join('\n', warnings));
+
+        var binary = Path.Combine(output, "flanneld");
+        var image = File.ReadAllBytes(binary);
+        Assert.True(Contains(image, "GCgen0size\0400000\0"u8), "the gen0 budget is not compiled into the binary");
+        Assert.True(Contains(image, ".relr.dyn"u8), "the binary has no RELR relocation section");
+
+        using var lab = SimulatedHosts.Create(new SimulatedHostsOptions { HostsPerSubnet = [1] });
+        var conf = Path.Combine(_work, "net-conf.json");
+        File.WriteAllText(conf, """{"Network": "10.128.0.0/9", "Backend": {"Type": "vxlan"}}""");
+        var store = Path.Combine(_work, "leases.db");
+        await ScaleTests.FillAsync(store, conf, Peers);
+        var node = new DaemonNode(lab.Hosts[0], _work, store, conf);
+        using var p = node.StartBinary(binary);
+        await p.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        int routes;
+        while ((routes = VxlanRoutes(node)) < Peers && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(Peers, routes);
+        Assert.StartsWith("FLANNEL_NETWORK=10.128.0.0/9", node.SubnetEnvLines()[0], StringComparison.Ordinal);
+        var metrics = (await p.GetAsync("/metrics")).Body;
+        Assert.Contains("flannel_node_ready 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", metrics, StringComparison.Ordinal);
+        var status = File.ReadAllText($"/proc/{p.Pid}/status");
+        TestContext.Current.TestOutputHelper?.WriteLine($"AOT flanneld with {Peers} peers: {string.Join(", ", status.Split('\n').Where(l => l.StartsWith("VmHWM", StringComparison.Ordinal) || l.StartsWith("VmRSS", StringComparison.Ordinal)).Select(l => l.Replace("\t", " ", StringComparison.Ordinal)))}");
+        p.Terminate();
+        Assert.Equal(0, p.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
+    private static int VxlanRoutes(DaemonNode node) =>
+        node.RoutesText().Split('\n').Count(l => l.StartsWith("10.", StringComparison.Ordinal) && l.Contains("dev flannel.1", StringComparison.Ordinal));
+
+    private static bool Contains(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle) >= 0;
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Flannel.Net.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root");
+    }
+}
