@@ -181,6 +181,11 @@ public sealed class RtnetlinkBatch
                 i = j;
             }
 
+            if (_client.Metrics is { } metrics)
+            {
+                Record(metrics);
+            }
+
             var result = new RtnetlinkBatchResult(this);
             if (result.FailedCount > 0)
             {
@@ -235,6 +240,47 @@ public sealed class RtnetlinkBatch
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
         ref var e = ref EntryAt(index);
         return new RtnetlinkBatchItemResult(Nl.TypeName(e.Type), e.Error, e.Message, e.IsDelete);
+    }
+
+    /// <summary>Adds the batch's requests and failures to the instruments, once per message type (no allocation).</summary>
+    private void Record(NetlinkMetrics metrics)
+    {
+        const int Types = 128;
+        Span<int> requests = stackalloc int[Types];
+        Span<int> failures = stackalloc int[Types];
+        requests.Clear();
+        failures.Clear();
+        for (var k = 0; k < _count; k++)
+        {
+            ref var e = ref EntryAt(k);
+            var failed = e.Error != Errno.None && !(e.IsDelete && Nl.IsMissing(e.Error));
+            if (e.Type < Types)
+            {
+                requests[e.Type]++;
+                failures[e.Type] += failed ? 1 : 0;
+            }
+            else
+            {
+                metrics.Request(e.Type);
+                if (failed)
+                {
+                    metrics.Failed(e.Type);
+                }
+            }
+        }
+
+        for (var t = 0; t < Types; t++)
+        {
+            if (requests[t] > 0)
+            {
+                metrics.Requests((ushort)t, requests[t]);
+            }
+
+            if (failures[t] > 0)
+            {
+                metrics.Failures((ushort)t, failures[t]);
+            }
+        }
     }
 
     internal int CountFailures()

@@ -53,6 +53,7 @@ public sealed partial class RtnetlinkClient
 
             if (resync is not null)
             {
+                _metrics?.MonitorResync();
                 Log.MonitorOverflow(_logger, resync);
                 yield return new ResyncEvent(resync);
                 continue;
@@ -61,6 +62,7 @@ public sealed partial class RtnetlinkClient
             events.Clear();
             if (DecodeEvents(buffer.AsSpan(0, n), events))
             {
+                _metrics?.MonitorResync();
                 Log.MonitorOverflow(_logger, "NLMSG_OVERRUN");
                 events.Add(new ResyncEvent("NLMSG_OVERRUN"));
             }

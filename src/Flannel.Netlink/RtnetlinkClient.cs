@@ -31,6 +31,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
     private readonly byte[] _receive = GC.AllocateArray<byte>(ReceiveBufferSize, pinned: true);
     private readonly RtnetlinkClientOptions _options;
     private readonly ILogger _logger;
+    private readonly NetlinkMetrics? _metrics;
     private uint _sequence;
     private bool _disposed;
 
@@ -39,6 +40,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         _socket = socket;
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger("Flannel.Netlink") ?? NullLogger.Instance;
+        _metrics = NetlinkMetrics.Create(options.MeterFactory);
         _sequence = (uint)Environment.TickCount;
         Links = new RtnetlinkLinks(this);
         Addresses = new RtnetlinkAddresses(this);
@@ -68,6 +70,9 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
     internal RtnetlinkClientOptions Options => _options;
 
     internal ILogger Logger => _logger;
+
+    /// <summary>The instruments, or null without a meter factory.</summary>
+    internal NetlinkMetrics? Metrics => _metrics;
 
     /// <summary>Opens a client (and its socket) in the namespace given by the options.</summary>
     /// <param name="options">The options, or null for defaults (the process's namespace).</param>
@@ -158,6 +163,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         }
 
         var release = true;
+        _metrics?.Request(type);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -181,6 +187,10 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 n = _socket.TryReceive(_receive);
             }
         }
+        catch (NetlinkException) when (_metrics?.Failed(type) ?? false)
+        {
+            throw; // never reached: the filter only counts
+        }
         finally
         {
             if (release)
@@ -193,6 +203,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
     private async ValueTask<bool> RequestAckSlowAsync<T>(ushort type, ushort flags, T state, Encoder<T> encode, bool missingIsFalse, CancellationToken cancellationToken)
     {
         await EnterAsync(cancellationToken).ConfigureAwait(false);
+        _metrics?.Request(type);
         uint seq;
         try
         {
@@ -224,6 +235,10 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 }
             }
         }
+        catch (NetlinkException) when (_metrics?.Failed(type) ?? false)
+        {
+            throw; // never reached: the filter only counts
+        }
         finally
         {
             Exit();
@@ -239,6 +254,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         where TItem : class
     {
         await EnterAsync(cancellationToken).ConfigureAwait(false);
+        _metrics?.Request(type);
         try
         {
             var seq = NextSequences(1);
@@ -252,6 +268,10 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                     return item;
                 }
             }
+        }
+        catch (NetlinkException) when (_metrics?.Failed(type) ?? false)
+        {
+            throw; // never reached: the filter only counts
         }
         finally
         {
@@ -268,6 +288,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
             for (var attempt = 1; ; attempt++)
             {
                 var items = new List<TItem>();
+                _metrics?.Request(type);
                 var seq = NextSequences(1);
                 var len = Encode(type, Nl.NLM_F_REQUEST | Nl.NLM_F_DUMP, seq, state, encode);
                 _socket.Send(_send.AsSpan(0, len));
@@ -283,8 +304,11 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
 
                 if (!interrupted)
                 {
+                    _metrics?.Dumped(type);
                     return items;
                 }
+
+                _metrics?.DumpRetried(type);
 
                 if (attempt > _options.DumpRetries)
                 {
@@ -294,6 +318,10 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 var operation = Nl.TypeName(type);
                 Log.DumpInterrupted(_logger, operation, attempt);
             }
+        }
+        catch (NetlinkException) when (_metrics?.Failed(type) ?? false)
+        {
+            throw; // never reached: the filter only counts
         }
         finally
         {

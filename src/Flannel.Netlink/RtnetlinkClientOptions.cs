@@ -20,4 +20,10 @@ public sealed class RtnetlinkClientOptions
 
     /// <summary>Where to log, or null for no logging.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// The meter factory of the <c>Flannel.Netlink</c> instruments (requests, failures, dumps and monitor resyncs by
+    /// message type; docs/netlink.md), or null for none. Clients given the same factory count into the same series.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 }

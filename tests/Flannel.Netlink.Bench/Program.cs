@@ -1,5 +1,7 @@
 // nlbench-cs: the C# twin of /work/shared/bench/anchors/c/nlbench.c, with the same command line and output:
-//   nlbench-cs -n N -m single|batch [-b B] -i IFNAME [-u UNDERLAY_IF] phase...
+//   nlbench-cs -n N -m single|batch [-b B] -i IFNAME [-u UNDERLAY_IF] [-M] phase...
+//   -M: the client gets a meter factory and a MeterListener records every Flannel.Netlink measurement (as an
+//       exporter would), so the cost of the instruments is measured too; the totals go to stderr at the end.
 //   phases: route-add route-del neigh-add neigh-del fdb-add fdb-del route-add-1gw route-del-1gw
 //   one line per phase on stdout: <phase> <N> <seconds> <ops_per_second>
 // Objects are nlbench's (i = 0..N-1): route 10.(128+i/256).(i%256).0/24 via itself dev IF onlink; route-1gw via
@@ -10,6 +12,7 @@
 // specs are built before the timed loop (nlbench builds its raw bytes inside it). Allocated bytes per operation in
 // the timed loop and the process CPU time (user+sys) per operation go to stderr.
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
@@ -21,6 +24,7 @@ var mode = "single";
 string? ifName = null;
 var underName = "eth0";
 var phases = new List<string>();
+var meters = false;
 for (var a = 0; a < args.Length; a++)
 {
     switch (args[a])
@@ -30,6 +34,7 @@ for (var a = 0; a < args.Length; a++)
         case "-b": batchSize = int.Parse(args[++a], CultureInfo.InvariantCulture); break;
         case "-i": ifName = args[++a]; break;
         case "-u": underName = args[++a]; break;
+        case "-M": meters = true; break;
         default: phases.Add(args[a]); break;
     }
 }
@@ -37,7 +42,7 @@ for (var a = 0; a < args.Length; a++)
 string[] known = ["route-add", "route-del", "neigh-add", "neigh-del", "fdb-add", "fdb-del", "route-add-1gw", "route-del-1gw"];
 if (ifName is null || phases.Count == 0 || n <= 0 || n > 32000 || batchSize < 1 || mode is not ("single" or "batch") || phases.Any(p => !known.Contains(p)))
 {
-    Console.Error.WriteLine("usage: nlbench-cs -n N -m single|batch [-b B] -i IFNAME [-u UNDERLAY_IF] phase...");
+    Console.Error.WriteLine("usage: nlbench-cs -n N -m single|batch [-b B] -i IFNAME [-u UNDERLAY_IF] [-M] phase...");
     return 2;
 }
 
@@ -46,7 +51,29 @@ if (mode == "single")
     batchSize = 1;
 }
 
-await using var rtnl = RtnetlinkClient.Open();
+using var meterFactory = meters ? new BenchMeterFactory() : null;
+long requestsMeasured = 0;
+using var listener = new MeterListener();
+if (meters)
+{
+    listener.InstrumentPublished = (i, l) =>
+    {
+        if (i.Meter.Name == "Flannel.Netlink")
+        {
+            l.EnableMeasurementEvents(i);
+        }
+    };
+    listener.SetMeasurementEventCallback<long>((i, v, _, _) =>
+    {
+        if (i.Name == "flannel.netlink.requests")
+        {
+            Interlocked.Add(ref requestsMeasured, v);
+        }
+    });
+    listener.Start();
+}
+
+await using var rtnl = RtnetlinkClient.Open(new RtnetlinkClientOptions { MeterFactory = meterFactory });
 var dev = (await rtnl.Links.GetAsync(ifName))?.Index ?? throw new InvalidOperationException($"{ifName}: no such device");
 var under = (await rtnl.Links.GetAsync(underName))?.Index ?? 0;
 var gw1 = IPAddress.Parse("198.18.0.2");
@@ -202,4 +229,30 @@ foreach (var phase in phases)
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"nlbench-cs: {phase}: {(double)allocated / n:F1} bytes allocated per operation; cpu {cpu.TotalMicroseconds / n:F2} us/op"));
 }
 
+if (meters)
+{
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"nlbench-cs: flannel.netlink.requests measured: {Volatile.Read(ref requestsMeasured)}"));
+}
+
 return 0;
+
+/// <summary>A plain meter factory (the bench references no hosting package).</summary>
+internal sealed class BenchMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
+    {
+        var meter = new Meter(options.Name, options.Version, options.Tags, this);
+        _meters.Add(meter);
+        return meter;
+    }
+
+    public void Dispose()
+    {
+        foreach (var m in _meters)
+        {
+            m.Dispose();
+        }
+    }
+}

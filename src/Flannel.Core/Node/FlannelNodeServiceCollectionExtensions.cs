@@ -71,7 +71,10 @@ public static class FlannelNodeServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
-        builder.Services.TryAddSingleton(sp => TrafficManager.Create(options, sp.GetService<ILoggerFactory>(), sp.GetService<TimeProvider>()));
+        builder.Services.TryAddSingleton(sp => TrafficManager.Create(
+            options.MeterFactory is null ? options with { MeterFactory = sp.GetService<System.Diagnostics.Metrics.IMeterFactory>() } : options,
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<TimeProvider>()));
         return builder;
     }
 }

@@ -21,6 +21,7 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly WantedRules[] _families = [new(IpFamily.V4), new(IpFamily.V6)];
+    private readonly TrafficRuleMetrics _metrics;
 
     /// <summary>Validates the options and sets up the tool plumbing; nothing runs until the first call.</summary>
     /// <param name="options">The options; validated here.</param>
@@ -40,6 +41,7 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
         var runner = new ToolRunner(options, Logger);
         Iptables = new IptablesBackend(options, runner, Logger);
         Nftables = new NftablesBackend(options, runner, Logger);
+        _metrics = new TrafficRuleMetrics(options.MeterFactory, engine);
     }
 
     /// <summary>The validated options.</summary>
@@ -112,7 +114,7 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
 
             await TrafficRuleFamilies.ForEachAsync(
                 _families.Where(f => touch[(int)f.Family]),
-                f => ApplyMasqueradeAsync(f, TrafficRuleFamilies.DescribePrevious(current, previous, f.Family), cancellationToken)).ConfigureAwait(false);
+                f => Counted(f, () => ApplyMasqueradeAsync(f, TrafficRuleFamilies.DescribePrevious(current, previous, f.Family), cancellationToken))).ConfigureAwait(false);
         }
         finally
         {
@@ -138,7 +140,7 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
 
             await TrafficRuleFamilies.ForEachAsync(
                 _families.Where(f => touch[(int)f.Family]),
-                f => ApplyForwardAsync(f, cancellationToken)).ConfigureAwait(false);
+                f => Counted(f, () => ApplyForwardAsync(f, cancellationToken))).ConfigureAwait(false);
         }
         finally
         {
@@ -157,7 +159,18 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
                 _families.Where(f => f.Masquerade is not null || f.Forward is not null),
                 async f =>
                 {
-                    var where = await RepairAsync(f, cancellationToken).ConfigureAwait(false);
+                    string? where;
+                    try
+                    {
+                        where = await RepairAsync(f, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        _metrics.Failed(f.Family);
+                        throw;
+                    }
+
+                    _metrics.Resynced(f.Family, repaired: where is not null);
                     if (where is null)
                     {
                         TrafficRulesLog.ResyncInPlace(Logger, Engine, f.Name);
@@ -209,6 +222,20 @@ internal abstract class TrafficRuleEngineBase : ITrafficManager
     /// <inheritdoc />
     public Task RunResyncAsync(CancellationToken cancellationToken) =>
         TrafficRuleResync.RunAsync(this, Options.ResyncPeriod, Logger, _timeProvider, cancellationToken);
+
+    /// <summary>Awaits one family's ensure and counts it in <c>flannel.rules.failures</c> when it fails.</summary>
+    private async Task Counted(WantedRules f, Func<Task> apply)
+    {
+        try
+        {
+            await apply().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _metrics.Failed(f.Family);
+            throw;
+        }
+    }
 
     /// <summary>The name that log lines about a family's rules carry: the tool (<c>iptables</c>, <c>ip6tables</c>) or the engine.</summary>
     protected abstract string LogName(IpFamily family);

@@ -124,6 +124,13 @@ public sealed partial record TrafficRuleOptions
     /// </summary>
     public bool CleanUpOtherEngine { get; init; } = true;
 
+    /// <summary>
+    /// The meter factory of the <c>Flannel.Core</c> meter's rule instruments (<c>flannel.rules.resyncs</c>,
+    /// <c>flannel.rules.repairs</c>, <c>flannel.rules.failures</c>; docs/traffic-rules.md), or null for a private meter.
+    /// <c>AddTrafficRules</c> (dependency injection) fills it from the service provider.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Checks every option; throws <see cref="FlannelConfigurationException"/> naming the first bad one.</summary>
     internal void Validate()
     {

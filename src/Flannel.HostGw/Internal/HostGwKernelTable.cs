@@ -16,12 +16,12 @@ internal sealed class HostGwKernelTable : IRouteTable, IRouteBatchTable, IAsyncD
     private readonly uint _tableId;
     private readonly RouteProtocol _protocol;
 
-    public HostGwKernelTable(string? namespacePath, HostGwOptions options)
+    public HostGwKernelTable(string? namespacePath, HostGwOptions options, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         // The socket is bound inside the namespace when it is opened; the handle is not needed afterwards.
         using (var ns = namespacePath is null ? null : NetworkNamespace.OpenByPath(namespacePath))
         {
-            _client = RtnetlinkClient.Open(new RtnetlinkClientOptions { Namespace = ns });
+            _client = RtnetlinkClient.Open(new RtnetlinkClientOptions { Namespace = ns, MeterFactory = meterFactory });
         }
 
         _tableId = (uint)(options.Table ?? (int)RouteTables.Main);

@@ -22,6 +22,7 @@ internal sealed class HostGwNetwork : INetwork
     private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
     private volatile IPNetwork[] _desiredView = [];
+    private readonly HostGwMetrics _metrics;
 
     public HostGwNetwork(
         BackendContext context,
@@ -39,6 +40,7 @@ internal sealed class HostGwNetwork : INetwork
         _logger = context.LoggerFactory.CreateLogger("Flannel.HostGw");
         Lease = lease;
         _peers = new PeerLeases(lease);
+        _metrics = new HostGwMetrics(context.MeterFactory, context.InstanceName, RouteCounts);
     }
 
     public Lease Lease { get; }
@@ -63,10 +65,11 @@ internal sealed class HostGwNetwork : INetwork
                     var events = _peers.Apply(step);
                     try
                     {
-                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                        await (events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
+                        _metrics.Failed(1);
                         // The peer set is updated all the same; the next reconcile retries, the network keeps running.
                         Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
                         _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
@@ -95,12 +98,19 @@ internal sealed class HostGwNetwork : INetwork
     }
 
     /// <summary>Runs one full reconcile now (the periodic loop and kernel notifications call this too).</summary>
-    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    public Task ReconcileAsync(CancellationToken cancellationToken) => ReconcileAsync(ReconcileTrigger.Manual, cancellationToken);
+
+    private async Task ReconcileAsync(ReconcileTrigger trigger, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+            await ReconcileCoreAsync(trigger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _metrics.Failed(1);
+            throw;
         }
         finally
         {
@@ -120,6 +130,8 @@ internal sealed class HostGwNetwork : INetwork
                     Log.RouteRemoved(_logger, route.Destination, "teardown");
                 }
             }
+
+            _desiredView = [];
         }
         finally
         {
@@ -130,6 +142,7 @@ internal sealed class HostGwNetwork : INetwork
     public ValueTask DisposeAsync()
     {
         _gate.Dispose();
+        _metrics.Dispose();
         return _table is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
     }
 
@@ -212,6 +225,7 @@ internal sealed class HostGwNetwork : INetwork
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException)
                         {
+                            _metrics.Failed(1);
                             Log.RouteFailed(_logger, ex, s, null);
                         }
                     }
@@ -220,6 +234,9 @@ internal sealed class HostGwNetwork : INetwork
         }
 
         ReportFailures(await ReplaceManyAsync(added, cancellationToken).ConfigureAwait(false), added.Count);
+
+        // The kernel watch and the route gauge follow the events too, not just full reconciles.
+        _desiredView = [.. DesiredRoutes(log: false).Keys];
     }
 
     /// <summary>Programs the routes; returns the ones that failed, with their errors (each logged), or null when none did.</summary>
@@ -275,6 +292,7 @@ internal sealed class HostGwNetwork : INetwork
     /// <summary>Tells the node (<see cref="BackendContext.DataPath"/>) about routes the kernel refused.</summary>
     private void ReportFailures(List<(OverlayRoute Route, Exception Error)>? failed, int attempted)
     {
+        _metrics.Failed(failed?.Count ?? 0);
         if (failed is { Count: > 0 } && _context.DataPath is { } monitor)
         {
             var (route, error) = failed[0];
@@ -282,8 +300,9 @@ internal sealed class HostGwNetwork : INetwork
         }
     }
 
-    private async Task ReconcileCoreAsync(CancellationToken cancellationToken)
+    private async Task ReconcileCoreAsync(ReconcileTrigger trigger, CancellationToken cancellationToken)
     {
+        var started = _context.TimeProvider.GetTimestamp();
         var desired = DesiredRoutes(log: !_synced);
         var installed = 0;
         var removed = 0;
@@ -314,12 +333,20 @@ internal sealed class HostGwNetwork : INetwork
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
+                    _metrics.Failed(1);
                     Log.RouteFailed(_logger, ex, route.Destination, route.Gateway);
                 }
             }
         }
 
         var install = desired.Where(d => !seen.Contains(d.Key)).Select(d => d.Value).ToList();
+        if (trigger != ReconcileTrigger.Snapshot)
+        {
+            // The lease set only changes by events applied at once: what a later reconcile finds is drift.
+            _metrics.Healed(HealKind.Route, install.Count);
+            _metrics.Healed(HealKind.Stale, removed);
+        }
+
         var failed = await ReplaceManyAsync(install, cancellationToken).ConfigureAwait(false);
         installed = install.Count - (failed?.Count ?? 0);
         ReportFailures(failed, desired.Count);
@@ -330,7 +357,15 @@ internal sealed class HostGwNetwork : INetwork
 
         _desiredView = [.. desired.Keys];
         ReconcileCount++;
+        _metrics.Reconciled(trigger, _context.TimeProvider.GetElapsedTime(started));
         Log.Reconciled(_logger, desired.Count, installed, removed);
+    }
+
+    private (int IPv4, int IPv6) RouteCounts()
+    {
+        var view = _desiredView;
+        var v4 = view.Count(n => n.BaseAddress.AddressFamily == AddressFamily.InterNetwork);
+        return (v4, view.Length - v4);
     }
 
     private static bool Matches(OverlayRoute actual, OverlayRoute want) =>
@@ -358,7 +393,7 @@ internal sealed class HostGwNetwork : INetwork
 
                 try
                 {
-                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    await ReconcileAsync(ReconcileTrigger.Periodic, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -456,7 +491,7 @@ internal sealed class HostGwNetwork : INetwork
                 Log.KernelChanged(_logger, reason() ?? "unknown");
                 try
                 {
-                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    await ReconcileAsync(ReconcileTrigger.Heal, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -14,7 +14,7 @@ internal static class KernelRoutes
             throw new PlatformNotSupportedException("the host-gw backend programs the Linux routing table; use a custom IRouteTable elsewhere");
         }
 
-        return new HostGwKernelTable(context.NetworkNamespacePath, options);
+        return new HostGwKernelTable(context.NetworkNamespacePath, options, context.MeterFactory);
     }
 
     public static Func<CancellationToken, IAsyncEnumerable<string>>? CreateChangeFeed(BackendContext context, HostGwOptions options)

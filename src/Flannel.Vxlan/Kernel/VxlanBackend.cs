@@ -43,7 +43,7 @@ internal sealed class VxlanBackend : IBackend
         }
 
         var ns = _context.NetworkNamespacePath is { } path ? NetworkNamespace.OpenByPath(path) : null;
-        var rtnl = RtnetlinkClient.Open(new RtnetlinkClientOptions { Namespace = ns, LoggerFactory = _context.LoggerFactory });
+        var rtnl = RtnetlinkClient.Open(new RtnetlinkClientOptions { Namespace = ns, LoggerFactory = _context.LoggerFactory, MeterFactory = _context.MeterFactory });
         var owned = false;
         try
         {

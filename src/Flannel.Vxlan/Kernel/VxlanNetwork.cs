@@ -31,6 +31,7 @@ internal sealed class VxlanNetwork : INetwork
     private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _synced;
     private int _reconciles;
+    private readonly VxlanMetrics _metrics;
 
     public VxlanNetwork(
         BackendContext context,
@@ -56,6 +57,8 @@ internal sealed class VxlanNetwork : INetwork
             LeaseSubnet = d.Family == AddressFamily.InterNetwork ? lease.Subnet : lease.IPv6Subnet,
             Overlay = d.Family == AddressFamily.InterNetwork ? config.Network : config.IPv6Network,
         })];
+        _metrics = new VxlanMetrics(context.MeterFactory, context.InstanceName, () => _families.Select(f =>
+            (f.Spec.Name, f.Spec.Family == AddressFamily.InterNetwork ? "ipv4" : "ipv6", f.PeerCount)));
     }
 
     public Lease Lease { get; private set; }
@@ -130,10 +133,11 @@ internal sealed class VxlanNetwork : INetwork
                     var events = _peers.Apply(step);
                     try
                     {
-                        await (events is null ? ReconcileCoreAsync(cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
+                        await (events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
+                        _metrics.Failed(1);
                         // The kernel refused (the peer set is updated all the same): report it and let the healer
                         // retry, instead of failing the network for good over what may pass.
                         Log.ReconcileFailed(_logger, ex);
@@ -164,12 +168,19 @@ internal sealed class VxlanNetwork : INetwork
     }
 
     /// <summary>Runs one full reconcile now.</summary>
-    public async Task ReconcileAsync(CancellationToken cancellationToken)
+    public Task ReconcileAsync(CancellationToken cancellationToken) => ReconcileAsync(ReconcileTrigger.Manual, cancellationToken);
+
+    private async Task ReconcileAsync(ReconcileTrigger trigger, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await ReconcileCoreAsync(cancellationToken).ConfigureAwait(false);
+            await ReconcileCoreAsync(trigger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _metrics.Failed(1);
+            throw;
         }
         finally
         {
@@ -210,10 +221,12 @@ internal sealed class VxlanNetwork : INetwork
         _namespace?.Dispose();
         _gate.Dispose();
         _healSignal.Dispose();
+        _metrics.Dispose();
     }
 
-    private async Task ReconcileCoreAsync(CancellationToken cancellationToken)
+    private async Task ReconcileCoreAsync(ReconcileTrigger trigger, CancellationToken cancellationToken)
     {
+        var started = _context.TimeProvider.GetTimestamp();
         await EnsureDevicesAsync(cancellationToken).ConfigureAwait(false);
         string? problem = null;
         foreach (var f in _families)
@@ -230,6 +243,13 @@ internal sealed class VxlanNetwork : INetwork
 
             var observed = await ObserveAsync(f, cancellationToken).ConfigureAwait(false);
             var diff = VxlanPlanner.Diff(desired.Values, observed);
+            if (trigger != ReconcileTrigger.Snapshot)
+            {
+                // The lease set only changes by events applied at once: what a later reconcile finds is drift.
+                _metrics.Healed(HealKind.Peer, diff.Program.Count);
+                _metrics.Healed(HealKind.Stale, diff.DeleteNeighbors.Count + diff.DeleteFdb.Count + diff.DeleteRoutes.Count);
+            }
+
             if (!diff.IsEmpty)
             {
                 problem ??= await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
@@ -241,6 +261,7 @@ internal sealed class VxlanNetwork : INetwork
         }
 
         Interlocked.Increment(ref _reconciles);
+        _metrics.Reconciled(trigger, _context.TimeProvider.GetElapsedTime(started));
         if (problem is null)
         {
             _context.DataPath?.ReportHealthy();
@@ -270,6 +291,7 @@ internal sealed class VxlanNetwork : INetwork
 
         if (repair)
         {
+            _metrics.Healed(HealKind.Device, 1);
             await SetUpDevicesAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -463,6 +485,8 @@ internal sealed class VxlanNetwork : INetwork
             return null;
         }
 
+        _metrics.Failed(result.FailedCount);
+
         var rollback = _rtnl.CreateBatch();
         var failedPeers = 0;
         string? first = null;
@@ -613,7 +637,7 @@ internal sealed class VxlanNetwork : INetwork
 
                 try
                 {
-                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    await ReconcileAsync(ReconcileTrigger.Heal, cancellationToken).ConfigureAwait(false);
                     retry = TimeSpan.FromMilliseconds(200);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -645,7 +669,7 @@ internal sealed class VxlanNetwork : INetwork
 
                 try
                 {
-                    await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                    await ReconcileAsync(ReconcileTrigger.Periodic, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -764,7 +788,13 @@ internal sealed class VxlanNetwork : INetwork
             }
 
             View = new WatchView(routes, neighbors, fdb);
+            PeerCount = Programmed.Count;
         }
+
+        /// <summary>The peers programmed as of the last <see cref="PublishView"/> (read by the metrics gauge).</summary>
+        public int PeerCount { get => Volatile.Read(ref _peerCount); private set => Volatile.Write(ref _peerCount, value); }
+
+        private int _peerCount;
     }
 
     private sealed record WatchView(HashSet<IPNetwork> Routes, HashSet<IPAddress> Neighbors, HashSet<PhysicalAddress> Fdb);

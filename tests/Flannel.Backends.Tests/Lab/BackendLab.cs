@@ -62,7 +62,7 @@ internal sealed class BackendLab : IAsyncDisposable
         }
     }
 
-    public async Task<Agent> StartAsync(SimulatedHost host, IBackendFactory? factory = null, IPAddress? publicIP = null)
+    public async Task<Agent> StartAsync(SimulatedHost host, IBackendFactory? factory = null, IPAddress? publicIP = null, System.Diagnostics.Metrics.IMeterFactory? meters = null)
     {
         var manager = new LeaseManager(Registry, new LeaseManagerOptions { Ttl = TimeSpan.FromMinutes(10), TimeProvider = _leaseTime });
         var context = new BackendContext
@@ -71,6 +71,7 @@ internal sealed class BackendLab : IAsyncDisposable
             Interface = host.ExternalInterface(publicIP),
             InstanceName = host.Name,
             NetworkNamespacePath = host.Namespace.Path,
+            MeterFactory = meters,
         };
         var backend = (factory ?? _factory()).Create(context);
         var network = await backend.RegisterNetworkAsync(Config, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
