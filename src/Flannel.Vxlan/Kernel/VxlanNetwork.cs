@@ -255,8 +255,14 @@ internal sealed class VxlanNetwork : INetwork
                 problem ??= await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
             }
 
-            f.Programmed = desired;
-            f.PublishView();
+            // Keep the programmed set (and its watch view) when nothing changed: the periodic reconcile then leaves
+            // only short-lived garbage instead of replacing a long-lived copy of every peer's plan each time.
+            if (!SamePlans(f.Programmed, desired))
+            {
+                f.Programmed = desired;
+                f.PublishView();
+            }
+
             Log.Reconciled(_logger, f.Spec.Name, desired.Count, diff.Program.Count, diff.DeleteNeighbors.Count, diff.DeleteFdb.Count, diff.DeleteRoutes.Count);
         }
 
@@ -266,6 +272,24 @@ internal sealed class VxlanNetwork : INetwork
         {
             _context.DataPath?.ReportHealthy();
         }
+    }
+
+    private static bool SamePlans(Dictionary<IPNetwork, PeerPlan> current, Dictionary<IPNetwork, PeerPlan> next)
+    {
+        if (current.Count != next.Count)
+        {
+            return false;
+        }
+
+        foreach (var (subnet, plan) in next)
+        {
+            if (!current.TryGetValue(subnet, out var known) || !known.Equals(plan))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private async Task EnsureDevicesAsync(CancellationToken cancellationToken)
