@@ -19,41 +19,22 @@ public sealed class FailedEnsureTests
     public async Task AnEnsureThatFailedIsInstalledByTheNextResync(TrafficRuleEngine engine)
     {
         using var ns = TestNamespace.Create("ensfail");
-        var dir = Directory.CreateTempSubdirectory("fln-shim-");
-        try
-        {
-            var flag = Path.Combine(dir.FullName, "fail");
-            File.WriteAllText(flag, string.Empty);
-            string Shim(string tool, string failWhen)
-            {
-                var path = Path.Combine(dir.FullName, tool);
-                File.WriteAllText(path, $"#!/bin/sh\nif [ -e '{flag}' ] && {failWhen}; then echo 'injected failure' >&2; exit 1; fi\nexec {tool} \"$@\"\n");
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                return path;
-            }
+        using var shim = new FailingToolShim();
+        // iptables: every restore fails; nftables: every applied script fails (not the read-only --check probe).
+        var options = shim.Apply(Oracle.Options(ns, engine), engine);
+        ITrafficManager m = TrafficManager.Create(options);
 
-            // iptables: every restore fails; nftables: every applied script fails (not the read-only --check probe).
-            var options = engine == TrafficRuleEngine.Iptables
-                ? Oracle.Options(ns, engine) with { IptablesRestorePath = Shim("iptables-restore", "true"), Ip6tablesRestorePath = Shim("ip6tables-restore", "true") }
-                : Oracle.Options(ns, engine) with { NftPath = Shim("nft", "[ \"$1\" = -f ]") };
-            ITrafficManager m = TrafficManager.Create(options);
+        var ex = await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct));
+        Assert.Contains("injected failure", ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(Oracle.Dual, Ct));
+        AssertInstalled(ns, engine, installed: false);
 
-            var ex = await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct));
-            Assert.Contains("injected failure", ex.Message, StringComparison.Ordinal);
-            await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(Oracle.Dual, Ct));
-            AssertInstalled(ns, engine, installed: false);
-
-            // While the tool still fails, the resync fails too (and says why); once it works, one resync installs all.
-            await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.ResyncAsync(Ct));
-            File.Delete(flag);
-            Assert.True(await m.ResyncAsync(Ct));
-            AssertInstalled(ns, engine, installed: true);
-            Assert.False(await m.ResyncAsync(Ct));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        // While the tool still fails, the resync fails too (and says why); once it works, one resync installs all.
+        await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.ResyncAsync(Ct));
+        shim.Heal();
+        Assert.True(await m.ResyncAsync(Ct));
+        AssertInstalled(ns, engine, installed: true);
+        Assert.False(await m.ResyncAsync(Ct));
     }
 
     private static void AssertInstalled(TestNamespace ns, TrafficRuleEngine engine, bool installed)

@@ -21,69 +21,50 @@ public sealed class RuleMetricsTests
     {
         using var ns = TestNamespace.Create("rulemet");
         using var probe = new MetricsProbe();
-        var dir = Directory.CreateTempSubdirectory("fln-shim-");
-        try
+        using var shim = new FailingToolShim();
+        var options = shim.Apply(Oracle.Options(ns, engine), engine) with { MeterFactory = probe };
+        ITrafficManager m = TrafficManager.Create(options);
+        var name = engine == TrafficRuleEngine.Iptables ? "iptables" : "nftables";
+        double Sum(string what, string family) => probe.Sum("flannel.rules." + what, ("engine", name), ("family", family));
+
+        // Both families' masquerade and forward ensures fail: four failures, two per family.
+        await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct));
+        await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(Oracle.Dual, Ct));
+        Assert.Equal(2, Sum("failures", "ipv4"));
+        Assert.Equal(2, Sum("failures", "ipv6"));
+
+        // A resync while the tool still fails: one more failure per family, no completed check.
+        await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.ResyncAsync(Ct));
+        Assert.Equal(3, Sum("failures", "ipv4"));
+        Assert.Equal(3, Sum("failures", "ipv6"));
+        Assert.Equal(0, Sum("resyncs", "ipv4"));
+
+        // The tool works again: one resync installs everything, one repair per family.
+        shim.Heal();
+        Assert.True(await m.ResyncAsync(Ct));
+        Assert.Equal(1, Sum("repairs", "ipv4"));
+        Assert.Equal(1, Sum("repairs", "ipv6"));
+        Assert.False(await m.ResyncAsync(Ct));
+        Assert.Equal(2, Sum("resyncs", "ipv4"));
+        Assert.Equal(2, Sum("resyncs", "ipv6"));
+        Assert.Equal(1, Sum("repairs", "ipv4"));
+
+        // The IPv6 rules removed behind our back: the next resync restores them and counts a repair for IPv6 only.
+        if (engine == TrafficRuleEngine.Iptables)
         {
-            var flag = Path.Combine(dir.FullName, "fail");
-            File.WriteAllText(flag, string.Empty);
-            string Shim(string tool, string failWhen)
-            {
-                var path = Path.Combine(dir.FullName, tool);
-                File.WriteAllText(path, $"#!/bin/sh\nif [ -e '{flag}' ] && {failWhen}; then echo 'injected failure' >&2; exit 1; fi\nexec {tool} \"$@\"\n");
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                return path;
-            }
-
-            var options = (engine == TrafficRuleEngine.Iptables
-                ? Oracle.Options(ns, engine) with { IptablesRestorePath = Shim("iptables-restore", "true"), Ip6tablesRestorePath = Shim("ip6tables-restore", "true") }
-                : Oracle.Options(ns, engine) with { NftPath = Shim("nft", "[ \"$1\" = -f ]") }) with { MeterFactory = probe };
-            ITrafficManager m = TrafficManager.Create(options);
-            var name = engine == TrafficRuleEngine.Iptables ? "iptables" : "nftables";
-            double Sum(string what, string family) => probe.Sum("flannel.rules." + what, ("engine", name), ("family", family));
-
-            // Both families' masquerade and forward ensures fail: four failures, two per family.
-            await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureMasqueradeRulesAsync(Oracle.Dual, null, Ct));
-            await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.EnsureForwardRulesAsync(Oracle.Dual, Ct));
-            Assert.Equal(2, Sum("failures", "ipv4"));
-            Assert.Equal(2, Sum("failures", "ipv6"));
-
-            // A resync while the tool still fails: one more failure per family, no completed check.
-            await Assert.ThrowsAsync<TrafficRuleException>(async () => await m.ResyncAsync(Ct));
-            Assert.Equal(3, Sum("failures", "ipv4"));
-            Assert.Equal(3, Sum("failures", "ipv6"));
-            Assert.Equal(0, Sum("resyncs", "ipv4"));
-
-            // The tool works again: one resync installs everything, one repair per family.
-            File.Delete(flag);
-            Assert.True(await m.ResyncAsync(Ct));
-            Assert.Equal(1, Sum("repairs", "ipv4"));
-            Assert.Equal(1, Sum("repairs", "ipv6"));
-            Assert.False(await m.ResyncAsync(Ct));
-            Assert.Equal(2, Sum("resyncs", "ipv4"));
-            Assert.Equal(2, Sum("resyncs", "ipv6"));
-            Assert.Equal(1, Sum("repairs", "ipv4"));
-
-            // The IPv6 rules removed behind our back: the next resync restores them and counts a repair for IPv6 only.
-            if (engine == TrafficRuleEngine.Iptables)
-            {
-                Oracle.Run(ns, "ip6tables", "-t", "nat", "-F", TrafficRuleOptions.DefaultMasqueradeChain);
-            }
-            else
-            {
-                Oracle.Nft(ns, $"delete table ip6 {TrafficRuleOptions.DefaultNftablesIPv6Table}\n");
-            }
-
-            Assert.True(await m.ResyncAsync(Ct));
-            Assert.Equal(2, Sum("repairs", "ipv6"));
-            Assert.Equal(1, Sum("repairs", "ipv4"));
-            Assert.Equal(3, Sum("resyncs", "ipv4"));
-            Assert.Equal(3, Sum("failures", "ipv4"));
-            Assert.Equal(3, Sum("failures", "ipv6"));
-            await m.TeardownAsync(Ct);
+            Oracle.Run(ns, "ip6tables", "-t", "nat", "-F", TrafficRuleOptions.DefaultMasqueradeChain);
         }
-        finally
+        else
         {
-            dir.Delete(recursive: true);
+            Oracle.Nft(ns, $"delete table ip6 {TrafficRuleOptions.DefaultNftablesIPv6Table}\n");
         }
+
+        Assert.True(await m.ResyncAsync(Ct));
+        Assert.Equal(2, Sum("repairs", "ipv6"));
+        Assert.Equal(1, Sum("repairs", "ipv4"));
+        Assert.Equal(3, Sum("resyncs", "ipv4"));
+        Assert.Equal(3, Sum("failures", "ipv4"));
+        Assert.Equal(3, Sum("failures", "ipv6"));
+        await m.TeardownAsync(Ct);
     }
 }
