@@ -25,6 +25,7 @@ internal sealed class VxlanNetwork : INetwork
     private readonly ILogger _logger;
     private readonly List<FamilyState> _families;
     private readonly PeerLeases _peers;
+    private long _peersVersion; // bumped by every lease change applied to _peers (under _gate)
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _healSignal = new(0, 1);
     private volatile string? _healReason;
@@ -131,6 +132,7 @@ internal sealed class VxlanNetwork : INetwork
                 try
                 {
                     var events = _peers.Apply(step);
+                    _peersVersion++;
                     try
                     {
                         await (events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
@@ -206,6 +208,7 @@ internal sealed class VxlanNetwork : INetwork
                 // Neighbour, FDB entries and onlink routes on the device go with it.
                 await _rtnl.Links.DeleteByNameAsync(f.Spec.Name, cancellationToken).ConfigureAwait(false);
                 f.Programmed.Clear();
+                f.PlannedVersion = -1;
                 f.PublishView();
             }
         }
@@ -231,13 +234,23 @@ internal sealed class VxlanNetwork : INetwork
         string? problem = null;
         foreach (var f in _families)
         {
-            var direct = await DirectMapAsync(f, _peers.Current, cancellationToken).ConfigureAwait(false);
-            var desired = new Dictionary<IPNetwork, PeerPlan>(_peers.Current.Count);
-            foreach (var lease in _peers.Current)
+            // The plans depend only on the lease set (and, with DirectRouting, on the underlay routes): a periodic or
+            // heal reconcile with no lease change since the last plan reuses it and only compares with the kernel.
+            Dictionary<IPNetwork, PeerPlan> desired;
+            if (!_vx.DirectRouting && f.PlannedVersion == _peersVersion)
             {
-                if (PlanFor(f, lease, direct, log: !_synced) is { } plan)
+                desired = f.Programmed;
+            }
+            else
+            {
+                var direct = await DirectMapAsync(f, _peers.Current, cancellationToken).ConfigureAwait(false);
+                desired = new Dictionary<IPNetwork, PeerPlan>(_peers.Current.Count);
+                foreach (var lease in _peers.Current)
                 {
-                    desired[plan.Subnet] = plan;
+                    if (PlanFor(f, lease, direct, log: !_synced) is { } plan)
+                    {
+                        desired[plan.Subnet] = plan;
+                    }
                 }
             }
 
@@ -257,11 +270,13 @@ internal sealed class VxlanNetwork : INetwork
 
             // Keep the programmed set (and its watch view) when nothing changed: the periodic reconcile then leaves
             // only short-lived garbage instead of replacing a long-lived copy of every peer's plan each time.
-            if (!SamePlans(f.Programmed, desired))
+            if (!ReferenceEquals(f.Programmed, desired) && !SamePlans(f.Programmed, desired))
             {
                 f.Programmed = desired;
                 f.PublishView();
             }
+
+            f.PlannedVersion = _peersVersion;
 
             Log.Reconciled(_logger, f.Spec.Name, desired.Count, diff.Program.Count, diff.DeleteNeighbors.Count, diff.DeleteFdb.Count, diff.DeleteRoutes.Count);
         }
@@ -789,6 +804,9 @@ internal sealed class VxlanNetwork : INetwork
         public IPNetwork? Overlay { get; init; }
 
         public Dictionary<IPNetwork, PeerPlan> Programmed { get; set; } = [];
+
+        /// <summary>The lease-set version <see cref="Programmed"/> was planned from (-1: never planned).</summary>
+        public long PlannedVersion { get; set; } = -1;
 
         public WatchView View { get; private set; } = new([], [], []);
 
