@@ -17,6 +17,7 @@ internal sealed class PrometheusExporter : IDisposable
     // Per instrument: its exposition name and its series by tag set. Recording a measurement allocates nothing
     // once the series exists (peer events arrive by the thousand when a large cluster is first seen).
     private readonly ConcurrentDictionary<Instrument, InstrumentSeries> _instruments = new();
+    private long _collection;
 
     public PrometheusExporter()
     {
@@ -30,11 +31,17 @@ internal sealed class PrometheusExporter : IDisposable
         _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
         _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
         _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+
+        // An instrument whose meter is gone (a network removed from the process) stops being exported.
+        _listener.MeasurementsCompleted = (instrument, _) => _instruments.TryRemove(instrument, out InstrumentSeries? _);
         _listener.Start();
     }
 
     public string Render()
     {
+        // Observable instruments report now; a series they did not report this time (a network that stopped, a
+        // peer set that emptied) is not exported with a stale value.
+        var collection = Interlocked.Increment(ref _collection);
         _listener.RecordObservableInstruments();
         var sb = new StringBuilder();
         foreach (var group in _instruments.Values.OrderBy(i => i.Name, StringComparer.Ordinal).GroupBy(i => i.Name))
@@ -47,21 +54,31 @@ internal sealed class PrometheusExporter : IDisposable
             }
 
             sb.Append("# TYPE ").Append(name).Append(' ').Append(first.Type).Append('\n');
-            var series = new List<(string Labels, double Value, long Count, string Type)>();
+
+            // Series with the same labels from several instruments of one name (two networks' meters from one
+            // factory) are one line: counters and summaries add up, a gauge shows the latest value.
+            var series = new SortedDictionary<string, (double Value, long Count)>(StringComparer.Ordinal);
             foreach (var instrument in group)
             {
                 lock (instrument)
                 {
                     foreach (var s in instrument.Series)
                     {
-                        series.Add((s.Labels, s.Value, s.Count, instrument.Type));
+                        if (instrument.Observable && s.Stamp != collection)
+                        {
+                            continue;
+                        }
+
+                        series[s.Labels] = series.TryGetValue(s.Labels, out var seen) && first.Type != "gauge"
+                            ? (seen.Value + s.Value, seen.Count + s.Count)
+                            : (s.Value, s.Count);
                     }
                 }
             }
 
-            foreach (var (labels, value, count, type) in series.OrderBy(s => s.Labels, StringComparer.Ordinal))
+            foreach (var (labels, (value, count)) in series)
             {
-                if (type == "summary")
+                if (first.Type == "summary")
                 {
                     sb.Append(name).Append("_count").Append(labels).Append(' ').Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
                     sb.Append(name).Append("_sum").Append(labels).Append(' ').Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
@@ -95,6 +112,7 @@ internal sealed class PrometheusExporter : IDisposable
         lock (target)
         {
             var s = target.Find(tags);
+            s.Stamp = Volatile.Read(ref _collection);
             switch (instrument)
             {
                 case Counter<T> or UpDownCounter<T>:
@@ -163,6 +181,7 @@ internal sealed class PrometheusExporter : IDisposable
                 _ => ("gauge", string.Empty),
             };
             Type = type;
+            Observable = instrument.IsObservable;
             Description = instrument.Description;
             var name = Sanitize(instrument.Name);
             var unit = UnitSuffix(instrument.Unit);
@@ -172,6 +191,9 @@ internal sealed class PrometheusExporter : IDisposable
         public string Name { get; }
 
         public string Type { get; }
+
+        /// <summary>Reported on collection (its series count only when reported in the current one).</summary>
+        public bool Observable { get; }
 
         public string? Description { get; }
 
@@ -211,6 +233,9 @@ internal sealed class PrometheusExporter : IDisposable
         public double Value { get; set; }
 
         public long Count { get; set; }
+
+        /// <summary>The collection in which the series was last recorded.</summary>
+        public long Stamp { get; set; }
 
         public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> other)
         {

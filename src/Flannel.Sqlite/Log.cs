@@ -13,7 +13,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 5502, Level = LogLevel.Information, Message = "Lease {Key} expired at {Expiration}; deleted at revision {Revision}")]
     public static partial void Expired(ILogger logger, string key, DateTimeOffset expiration, long revision);
 
-    [LoggerMessage(EventId = 5503, Level = LogLevel.Information, Message = "Watcher at revision {Revision} fell behind the event horizon {Horizon}; sending a snapshot")]
+    [LoggerMessage(EventId = 5503, Level = LogLevel.Information, Message = "Watcher at revision {Revision} cannot follow the event log (pruned up to {Horizon}, or the file was restored or created again); sending a snapshot")]
     public static partial void WatcherResync(ILogger logger, long revision, long horizon);
 
     [LoggerMessage(EventId = 5504, Level = LogLevel.Warning, Message = "Lease database poll failed; retrying in {Delay}")]
@@ -21,4 +21,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5505, Level = LogLevel.Information, Message = "Network configuration stored in {Path} at revision {Revision}")]
     public static partial void ConfigStored(ILogger logger, string path, long revision);
+
+    [LoggerMessage(EventId = 5506, Level = LogLevel.Debug, Message = "A lease is due to expire; sweeping expired leases")]
+    public static partial void SweepDue(ILogger logger);
 }

@@ -28,6 +28,9 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private const int KindPut = 0;
     private const int KindDelete = 1;
 
+    // How long a watcher keeps its connection: a file deleted and created again is followed within this time.
+    private static readonly TimeSpan WatchConnectionLifetime = TimeSpan.FromSeconds(5);
+
     private readonly SqliteLeaseRegistryOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -43,6 +46,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     // and dropped when the versions written since outgrow it.
     private Dictionary<long, Lease> _decoded = [];
     private string? _decodedIdentity;
+    private long _decodedRevision;
     private int _decodedBound = 1024;
     private volatile bool _initialized;
 
@@ -246,10 +250,13 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         var last = afterRevision;
         var failureDelay = TimeSpan.Zero;
 
-        // A watcher keeps its own connection and one prepared check for its whole life: an idle poll is one small
-        // read (the revision and the next expiry), not a connection open and two queries. Events are read only when
-        // the revision moved; expired rows are swept only when one is due.
+        // A watcher keeps its own connection and one prepared check: an idle poll is one small read (the revision,
+        // whether a row is due to expire, the file's identity), not a connection open and two queries. Events are
+        // read only when the revision moved; expired rows are swept only when one is due. The connection is renewed
+        // every few seconds, so a file that was deleted and created again is followed (a new identity: a snapshot).
         WatchConnection? watch = null;
+        string? identity = null;
+        var justSwept = false;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -258,17 +265,30 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                 try
                 {
                     await EnsureInitialized(cancellationToken).ConfigureAwait(false);
-                    watch ??= new WatchConnection(Open());
-                    var (revision, nextExpiry) = watch.Check();
-                    if (nextExpiry is { } due && due <= NowMs())
+                    if (watch is not null && _time.GetElapsedTime(watch.OpenedAt) > WatchConnectionLifetime)
                     {
+                        watch.Dispose();
+                        watch = null;
+                    }
+
+                    watch ??= WatchConnection.Open(Open(), _time.GetTimestamp());
+                    var check = watch.Check(NowMs());
+                    if (check.ExpiryDue && !justSwept)
+                    {
+                        // The same predicate as the sweep: the write deletes what made the check say so. Should it
+                        // remove nothing (a row it cannot match), the watcher goes on polling instead of spinning.
+                        justSwept = true;
+                        Log.SweepDue(_logger);
                         await Write((_, _, _) => 0, cancellationToken).ConfigureAwait(false); // every write sweeps first
                         continue;
                     }
 
-                    if (revision != last)
+                    justSwept = false;
+                    var replaced = identity is not null && check.Identity != identity;
+                    identity = check.Identity;
+                    if (replaced || check.Revision != last)
                     {
-                        result = Poll(watch.Connection, last);
+                        result = Poll(watch.Connection, last, forceSnapshot: replaced);
                     }
 
                     failureDelay = TimeSpan.Zero;
@@ -318,20 +338,21 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
     // ---- watch ----
 
-    private LeaseWatchResult? Poll(SqliteConnection conn, long last)
+    private LeaseWatchResult? Poll(SqliteConnection conn, long last, bool forceSnapshot = false)
     {
         using var tx = conn.BeginTransaction(deferred: true);
         var (rev, horizon, identity) = ReadCounters(conn, tx);
-        if (rev == last)
+        if (rev == last && !forceSnapshot)
         {
             return null;
         }
 
-        UseCacheOf(identity);
+        UseCacheOf(identity, rev);
 
-        if (last < horizon || last > rev)
+        if (forceSnapshot || last < horizon || last > rev)
         {
-            // Behind the pruned event log (like etcd compaction), or ahead of a store that was recreated.
+            // Behind the pruned event log (like etcd compaction), ahead of a store that was restored, or on a file
+            // that was deleted and created again.
             Log.WatcherResync(_logger, last, horizon);
             var snap = ReadSnapshot(conn, tx);
             return new LeaseWatchResult { Snapshot = snap.Leases, Revision = snap.Revision };
@@ -347,7 +368,8 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             {
                 var revision = r.GetInt64(0);
                 var removal = r.GetInt32(2) == KindDelete;
-                if (!removal && Cached(revision, identity) is { } cached)
+                var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
+                if (!removal && Cached(revision, expires, identity) is { } cached)
                 {
                     events.Add(new LeaseEvent(LeaseEventKind.Added, cached));
                     continue;
@@ -355,7 +377,6 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
                 var key = r.GetString(1);
                 var value = r.IsDBNull(3) ? null : r.GetString(3);
-                var expires = r.IsDBNull(4) ? (long?)null : r.GetInt64(4);
                 if (TryDecode(key, value, expires, revision, removal, out var lease))
                 {
                     events.Add(new LeaseEvent(removal ? LeaseEventKind.Removed : LeaseEventKind.Added, lease));
@@ -379,7 +400,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         try
         {
             var (rev, _, identity) = ReadCounters(conn, tx);
-            UseCacheOf(identity);
+            UseCacheOf(identity, rev);
             var now = NowMs();
             var leases = new List<Lease>();
             var decodedNow = 0;
@@ -395,7 +416,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
                     }
 
                     var revision = r.GetInt64(3);
-                    if (Cached(revision, identity) is not { } lease)
+                    if (Cached(revision, expires, identity) is not { } lease)
                     {
                         if (!TryDecode(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), expires, revision, false, out lease))
                         {
@@ -441,23 +462,33 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
-    private void UseCacheOf(string? identity)
+    /// <summary>
+    /// Keeps the decode cache only while it describes this file: the same identity token and a revision that did not
+    /// go back (a restored copy carries the token but rewinds the revision; its new writes reuse revision numbers).
+    /// </summary>
+    private void UseCacheOf(string? identity, long revision)
     {
         lock (_decodedLock)
         {
-            if (identity != _decodedIdentity)
+            if (identity != _decodedIdentity || revision < _decodedRevision)
             {
                 _decoded = [];
                 _decodedIdentity = identity;
             }
+
+            _decodedRevision = revision;
         }
     }
 
-    private Lease? Cached(long revision, string? identity)
+    /// <summary>The lease decoded for this row version: same revision and same expiry (a second guard after a restore).</summary>
+    private Lease? Cached(long revision, long? expires, string? identity)
     {
         lock (_decodedLock)
         {
-            return identity is not null && identity == _decodedIdentity && _decoded.TryGetValue(revision, out var lease) ? lease : null;
+            return identity is not null && identity == _decodedIdentity && _decoded.TryGetValue(revision, out var lease)
+                && lease.Expiration?.ToUnixTimeMilliseconds() == expires
+                ? lease
+                : null;
         }
     }
 
@@ -516,11 +547,24 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
     private static (long Revision, long Horizon, string? Identity) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
     {
-        // The identity token is written with the schema; null (never expected) disables the decode cache.
-        using var cmd = Command(conn, tx, "SELECT s.revision, s.horizon, (SELECT token FROM identity WHERE id = 1) FROM state s WHERE s.id = 1");
+        using var cmd = Command(conn, tx, "SELECT revision, horizon FROM state WHERE id = 1");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return (r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2));
+        return (r.GetInt64(0), r.GetInt64(1), ReadIdentity(conn, tx));
+    }
+
+    /// <summary>The file's identity token; null (the decode cache is off) in a file made without one.</summary>
+    private static string? ReadIdentity(SqliteConnection conn, SqliteTransaction? tx)
+    {
+        try
+        {
+            using var cmd = Command(conn, tx, "SELECT token FROM identity WHERE id = 1");
+            return cmd.ExecuteScalar() as string;
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+        {
+            return null; // no such table: written by a version without it
+        }
     }
 
     private static long ReadRevision(SqliteConnection conn, SqliteTransaction tx) => ReadCounters(conn, tx).Revision;
@@ -749,23 +793,64 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private sealed class WatchConnection : IDisposable
     {
         private readonly SqliteCommand _check;
+        private readonly SqliteParameter _now;
 
-        public WatchConnection(SqliteConnection connection)
+        private WatchConnection(SqliteConnection connection, long openedAt)
         {
             Connection = connection;
+            OpenedAt = openedAt;
             _check = connection.CreateCommand();
-            _check.CommandText = "SELECT revision, (SELECT min(expires_ms) FROM leases WHERE expires_ms IS NOT NULL) FROM state WHERE id = 1";
-            _check.Prepare();
+            _check.CommandText = """
+                SELECT revision,
+                       EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
+                       (SELECT token FROM identity WHERE id = 1)
+                FROM state WHERE id = 1
+                """;
+            _now = _check.Parameters.Add("@now", SqliteType.Integer);
+            _now.Value = 0L;
+            try
+            {
+                _check.Prepare();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+            {
+                // A file made without the identity table (no such table): watch without it.
+                _check.CommandText = """
+                    SELECT revision,
+                           EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
+                           NULL
+                    FROM state WHERE id = 1
+                    """;
+                _check.Prepare();
+            }
         }
 
         public SqliteConnection Connection { get; }
 
-        /// <summary>The current revision and the earliest expiry (Unix ms; null when nothing expires), read atomically.</summary>
-        public (long Revision, long? NextExpiry) Check()
+        /// <summary>When the connection was opened (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long OpenedAt { get; }
+
+        /// <summary>Takes <paramref name="connection"/>; disposes it when the check cannot be prepared.</summary>
+        public static WatchConnection Open(SqliteConnection connection, long openedAt)
         {
+            try
+            {
+                return new WatchConnection(connection, openedAt);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>The revision, whether a row is due to expire at <paramref name="now"/> (the sweep's own predicate) and the file's identity, read atomically.</summary>
+        public (long Revision, bool ExpiryDue, string? Identity) Check(long now)
+        {
+            _now.Value = now;
             using var r = _check.ExecuteReader();
             r.Read();
-            return (r.GetInt64(0), r.IsDBNull(1) ? null : r.GetInt64(1));
+            return (r.GetInt64(0), r.GetBoolean(1), r.IsDBNull(2) ? null : r.GetString(2));
         }
 
         public void Dispose()

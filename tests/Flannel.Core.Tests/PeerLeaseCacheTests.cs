@@ -18,10 +18,11 @@ public class PeerLeaseCacheTests
     private static readonly Gen<Lease> GenLease =
         Gen.Select(Gen.Int[0, V4.Length - 1], Gen.Int[0, V6.Length - 1], Gen.Int[0, Ips.Length - 1], Gen.Bool, (a, b, ip, uniform) =>
         {
-            // Mostly IPv4-only leases (a uniform cluster), sometimes any shape.
+            // Mostly IPv4-only leases (a uniform cluster), sometimes any shape, rarely none (never matched by flannel).
             var v4 = V4[a == 0 && uniform ? 1 : a];
             var v6 = uniform ? null : V6[b];
-            return new Lease { Subnet = v4 ?? (v6 is null ? V4[1] : null), IPv6Subnet = v6, Attributes = new LeaseAttributes { PublicIP = Ips[ip] } };
+            var none = !uniform && a == 0 && b == 0 && ip == 1;
+            return new Lease { Subnet = v4 ?? (v6 is null && !none ? V4[1] : null), IPv6Subnet = v6, Attributes = new LeaseAttributes { PublicIP = Ips[ip] } };
         });
 
     private static readonly Gen<object> GenStep = Gen.Frequency(

@@ -52,6 +52,30 @@ public class PrometheusExporterTests
         Assert.DoesNotContain("other_events", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_gone_or_silent_instrument_is_not_exported_and_same_series_of_two_meters_add_up()
+    {
+        using var exporter = new PrometheusExporter();
+        var name = "Flannel.ExporterTest2." + Guid.NewGuid().ToString("N");
+        using var a = new Meter(name);
+        var b = new Meter(name);
+        a.CreateCounter<long>("flannel.test2.requests").Add(2, new KeyValuePair<string, object?>("op", "RTM_NEWROUTE"));
+        b.CreateCounter<long>("flannel.test2.requests").Add(3, new KeyValuePair<string, object?>("op", "RTM_NEWROUTE"));
+        var reporting = true;
+        b.CreateObservableGauge("flannel.test2.peers", () => reporting ? [new Measurement<int>(4)] : Array.Empty<Measurement<int>>());
+
+        var text = Only(exporter.Render(), "flannel_test2_");
+        Assert.Contains("flannel_test2_requests_total{op=\"RTM_NEWROUTE\"} 5\n", text, StringComparison.Ordinal);
+        Assert.Contains("flannel_test2_peers 4\n", text, StringComparison.Ordinal);
+
+        reporting = false;
+        Assert.DoesNotContain("flannel_test2_peers 4", exporter.Render(), StringComparison.Ordinal);
+
+        // The second meter goes away (its network was removed): only the first one's count is left.
+        b.Dispose();
+        Assert.Contains("flannel_test2_requests_total{op=\"RTM_NEWROUTE\"} 2\n", exporter.Render(), StringComparison.Ordinal);
+    }
+
     // The exporter sees every Flannel meter of the process; keep this test's lines (and their HELP/TYPE lines).
     private static string Only(string text, string prefix) =>
         string.Concat(text.Split('\n').Where(l => l.Length > 0 && (l.StartsWith(prefix, StringComparison.Ordinal) || l.StartsWith("# HELP " + prefix, StringComparison.Ordinal) || l.StartsWith("# TYPE " + prefix, StringComparison.Ordinal))).Select(l => l + "\n"));

@@ -126,6 +126,11 @@ internal sealed class PeerLeaseCache(Lease? own)
     /// <summary>The first cached lease with the same subnets as <paramref name="lease"/> (by the cached lease's families).</summary>
     private Lease? Find(Lease lease)
     {
+        if (!lease.EnableIPv4 && !lease.EnableIPv6)
+        {
+            return null; // no subnets: flannel's comparison never matches such a lease
+        }
+
         if (!_mixed && (_shape is null || _shape == (lease.EnableIPv4, lease.EnableIPv6)))
         {
             return _index.GetValueOrDefault(Key(lease));
@@ -145,6 +150,11 @@ internal sealed class PeerLeaseCache(Lease? own)
     /// <summary>Whether a cached lease has the same subnets as <paramref name="old"/> by <paramref name="old"/>'s families.</summary>
     private bool ContainsSameAs(Lease old)
     {
+        if (!old.EnableIPv4 && !old.EnableIPv6)
+        {
+            return false;
+        }
+
         if (!_mixed && (_shape is null || _shape == (old.EnableIPv4, old.EnableIPv6)))
         {
             return _index.ContainsKey(Key(old));
@@ -163,10 +173,15 @@ internal sealed class PeerLeaseCache(Lease? own)
 
     private void Add(Lease lease)
     {
+        _leases.Add(lease);
+        if (!lease.EnableIPv4 && !lease.EnableIPv6)
+        {
+            return; // never matched (see Find), so not indexed
+        }
+
         var shape = (lease.EnableIPv4, lease.EnableIPv6);
         _shape ??= shape;
         _mixed |= _shape != shape;
-        _leases.Add(lease);
         _index.TryAdd(Key(lease), lease);
     }
 

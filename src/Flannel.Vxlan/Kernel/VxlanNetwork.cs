@@ -456,8 +456,16 @@ internal sealed class VxlanNetwork : INetwork
                 }
             }
 
-            await ApplyAsync(f, program, delNeighbors, delFdb, delRoutes, cancellationToken).ConfigureAwait(false);
-            f.PublishView();
+            try
+            {
+                await ApplyAsync(f, program, delNeighbors, delFdb, delRoutes, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Programmed changed above whatever the kernel said: the watch view (and the peer gauge) follow it,
+                // so what the heal after a failure programs is watched too.
+                f.PublishView();
+            }
         }
     }
 
