@@ -264,7 +264,7 @@ internal sealed class PrometheusExporter : IDisposable
 internal sealed class NodeMetrics : IDisposable
 {
     private readonly Meter _meter = new("Flannel.Daemon");
-    private readonly HashSet<(System.Net.IPNetwork?, System.Net.IPNetwork?)> _peers = [];
+    private readonly HashSet<System.Net.IPNetwork> _peers = []; // by primary subnet (IPv4, else IPv6)
     private readonly Counter<long> _events;
     private Flannel.Node.FlannelNode? _node;
 
@@ -301,7 +301,11 @@ internal sealed class NodeMetrics : IDisposable
             return;
         }
 
-        var key = (lease.Subnet, lease.IPv6Subnet);
+        if ((lease.Subnet ?? lease.IPv6Subnet) is not { } key)
+        {
+            return;
+        }
+
         lock (_peers)
         {
             switch (e.Kind)

@@ -7,14 +7,25 @@ namespace Flannel.Internal;
 /// events into the events a backend should act on, with last-known attributes on removals and the own lease filtered.
 /// Not thread-safe; one per watch.
 /// </summary>
-internal sealed class PeerLeaseCache(Lease? own)
+internal sealed class PeerLeaseCache
 {
-    // The leases in arrival order (the order events are reported in), and an index by exact subnets. While every
-    // lease has the same families (the normal cluster), "same subnets" is exact equality of both subnets, so a
-    // lookup is one dictionary probe; a cache that mixes IPv4-only, IPv6-only and dual-stack leases (a cluster
-    // changing its families) falls back to comparing by each cached lease's families, as flannel does.
-    private readonly List<Lease> _leases = [];
-    private readonly Dictionary<(IPNetwork? V4, IPNetwork? V6), Lease> _index = [];
+    private readonly Lease? _own;
+
+    public PeerLeaseCache(Lease? own, int capacity = 0)
+    {
+        _own = own;
+        _leases = new List<Lease>(capacity);
+        _index = new Dictionary<IPNetwork, Lease>(capacity);
+    }
+
+    // The leases in arrival order (the order events are reported in), and an index by primary subnet (IPv4, else
+    // IPv6: 32-byte entries, so a few thousand peers stay off the large object heap). While every lease has the same
+    // families (the normal cluster) and no two share a primary subnet, "same subnets" means the same primary subnet
+    // and the index answers in one probe; a cache that mixes IPv4-only, IPv6-only and dual-stack leases (a cluster
+    // changing its families), or holds two leases with one primary subnet, compares by each cached lease's
+    // families, as flannel does.
+    private readonly List<Lease> _leases;
+    private Dictionary<IPNetwork, Lease> _index;
     private (bool V4, bool V6)? _shape;
     private bool _mixed;
 
@@ -36,13 +47,13 @@ internal sealed class PeerLeaseCache(Lease? own)
     public static bool SameContent(Lease a, Lease b) =>
         a.Subnet == b.Subnet && a.IPv6Subnet == b.IPv6Subnet && a.Attributes == b.Attributes;
 
-    public bool IsOwn(Lease lease) => own is not null && SameSubnets(own, lease);
+    public bool IsOwn(Lease lease) => _own is not null && SameSubnets(_own, lease);
 
     /// <summary>Diffs a full snapshot against the cache: new → Added, changed → Added, gone → Removed (last known attributes).</summary>
     public List<LeaseEvent> Reset(IEnumerable<Lease> snapshot)
     {
         var batch = new List<LeaseEvent>();
-        var next = new PeerLeaseCache(own);
+        var next = new PeerLeaseCache(_own, snapshot.TryGetNonEnumeratedCount(out var count) ? count : 0);
         foreach (var lease in snapshot)
         {
             if (IsOwn(lease) || next.Find(lease) is not null)
@@ -67,12 +78,7 @@ internal sealed class PeerLeaseCache(Lease? own)
 
         _leases.Clear();
         _leases.AddRange(next._leases);
-        _index.Clear();
-        foreach (var (key, lease) in next._index)
-        {
-            _index[key] = lease;
-        }
-
+        _index = next._index;
         _shape = next._shape;
         _mixed = next._mixed;
         return batch;
@@ -121,7 +127,7 @@ internal sealed class PeerLeaseCache(Lease? own)
         return batch;
     }
 
-    private static (IPNetwork?, IPNetwork?) Key(Lease lease) => (lease.Subnet, lease.IPv6Subnet);
+    private static IPNetwork Key(Lease lease) => lease.Subnet ?? lease.IPv6Subnet!.Value;
 
     /// <summary>The first cached lease with the same subnets as <paramref name="lease"/> (by the cached lease's families).</summary>
     private Lease? Find(Lease lease)
@@ -133,7 +139,7 @@ internal sealed class PeerLeaseCache(Lease? own)
 
         if (!_mixed && (_shape is null || _shape == (lease.EnableIPv4, lease.EnableIPv6)))
         {
-            return _index.GetValueOrDefault(Key(lease));
+            return _index.TryGetValue(Key(lease), out var indexed) && SameSubnets(indexed, lease) ? indexed : null;
         }
 
         foreach (var l in _leases)
@@ -157,7 +163,7 @@ internal sealed class PeerLeaseCache(Lease? own)
 
         if (!_mixed && (_shape is null || _shape == (old.EnableIPv4, old.EnableIPv6)))
         {
-            return _index.ContainsKey(Key(old));
+            return _index.TryGetValue(Key(old), out var indexed) && SameSubnets(old, indexed);
         }
 
         foreach (var l in _leases)
@@ -181,8 +187,7 @@ internal sealed class PeerLeaseCache(Lease? own)
 
         var shape = (lease.EnableIPv4, lease.EnableIPv6);
         _shape ??= shape;
-        _mixed |= _shape != shape;
-        _index.TryAdd(Key(lease), lease);
+        _mixed |= _shape != shape || !_index.TryAdd(Key(lease), lease);
     }
 
     private void Replace(Lease known, Lease lease)
@@ -193,9 +198,8 @@ internal sealed class PeerLeaseCache(Lease? own)
             _index.Remove(Key(known));
         }
 
-        _index.TryAdd(Key(lease), lease);
         var shape = (lease.EnableIPv4, lease.EnableIPv6);
-        _mixed |= _shape != shape;
+        _mixed |= _shape != shape || !_index.TryAdd(Key(lease), lease);
     }
 
     private int IndexOf(Lease known)
