@@ -32,7 +32,9 @@ public sealed class NativeAotTests : IDisposable
 
         var binary = Path.Combine(output, "flanneld");
         var image = File.ReadAllBytes(binary);
-        Assert.True(Contains(image, "GCgen0size\0400000\0"u8), "the gen0 budget is not compiled into the binary");
+        var options = RuntimeOptions(image);
+        Assert.Equal("400000", options.GetValueOrDefault("GCgen0size")); // hex: 4 MiB
+        Assert.Equal("100000", options.GetValueOrDefault("GCGen1MaxBudget")); // hex: 1 MiB
         Assert.True(Contains(image, ".relr.dyn"u8), "the binary has no RELR relocation section");
 
         using var lab = SimulatedHosts.Create(new SimulatedHostsOptions { HostsPerSubnet = [1] });
@@ -65,6 +67,27 @@ public sealed class NativeAotTests : IDisposable
         node.RoutesText().Split('\n').Count(l => l.StartsWith("10.", StringComparison.Ordinal) && l.Contains("dev flannel.1", StringComparison.Ordinal));
 
     private static bool Contains(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle) >= 0;
+
+    /// <summary>
+    /// The runtime options ILC compiled in (--runtimeopt): a block of NUL-terminated names followed by as many
+    /// NUL-terminated values, found by the first name the project sets.
+    /// </summary>
+    private static Dictionary<string, string> RuntimeOptions(byte[] image)
+    {
+        var start = image.AsSpan().IndexOf("\0GCgen0size\0"u8);
+        Assert.True(start >= 0, "no compiled-in runtime options (GCgen0size) in the binary");
+        var strings = new List<string>();
+        var at = start + 1;
+        while (image[at] != 0 && strings.Count < 64)
+        {
+            var end = Array.IndexOf(image, (byte)0, at);
+            strings.Add(Encoding.ASCII.GetString(image, at, end - at));
+            at = end + 1;
+        }
+
+        var half = strings.Count / 2;
+        return strings.Take(half).Zip(strings.Skip(half)).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+    }
 
     private static string RepositoryRoot()
     {
