@@ -57,35 +57,24 @@ internal sealed class HostGwNetwork : INetwork
         var kernel = _kernelChanges is null ? Task.CompletedTask : KernelWatchAsync(_kernelChanges, stop.Token);
         try
         {
-            await foreach (var step in _context.SubnetManager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
+            await _peers.RunAsync(
+                _context.SubnetManager,
+                _gate,
+                events => events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken),
+                ex =>
                 {
-                    var events = _peers.Apply(step);
-                    try
-                    {
-                        await (events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        _metrics.Failed(1);
-                        // The peer set is updated all the same; the next reconcile retries, the network keeps running.
-                        Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
-                        _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
-                    }
+                    _metrics.Failed(1);
 
-                    if (events is null)
-                    {
-                        _synced = true;
-                        _firstSync.TrySetResult();
-                    }
-                }
-                finally
+                    // The next reconcile retries, the network keeps running.
+                    Log.ReconcileFailed(_logger, ex, _options.ReconcileInterval);
+                    _context.DataPath?.ReportProblem($"reconciling the peer routes failed: {ex.Message}", ex);
+                },
+                () =>
                 {
-                    _gate.Release();
-                }
-            }
+                    _synced = true;
+                    _firstSync.TrySetResult();
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -71,5 +71,46 @@ internal sealed class PeerLeases
         return events;
     }
 
+    /// <summary>
+    /// The lease loop both kernel backends run: each watch step is applied to this set under <paramref name="gate"/>,
+    /// then handed to <paramref name="apply"/> (null: a snapshot, reconcile everything; else the peer events). A
+    /// failure of <paramref name="apply"/> goes to <paramref name="failed"/> and the loop goes on (the peer set is
+    /// updated all the same, so a later reconcile retries); <paramref name="synced"/> runs after every snapshot.
+    /// </summary>
+    public async Task RunAsync(
+        ISubnetManager manager,
+        SemaphoreSlim gate,
+        Func<IReadOnlyList<LeaseEvent>?, Task> apply,
+        Action<Exception> failed,
+        Action synced,
+        CancellationToken cancellationToken)
+    {
+        await foreach (var step in manager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var events = Apply(step);
+                try
+                {
+                    await apply(events).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    failed(ex);
+                }
+
+                if (events is null)
+                {
+                    synced();
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+    }
+
     private static (System.Net.IPNetwork? V4, System.Net.IPNetwork? V6) Key(Lease lease) => (lease.Subnet, lease.IPv6Subnet);
 }

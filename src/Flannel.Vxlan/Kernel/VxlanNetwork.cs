@@ -126,38 +126,30 @@ internal sealed class VxlanNetwork : INetwork
 
         try
         {
-            await foreach (var step in _context.SubnetManager.WatchLeasesAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
+            await _peers.RunAsync(
+                _context.SubnetManager,
+                _gate,
+                events =>
                 {
-                    var events = _peers.Apply(step);
                     _peersVersion++;
-                    try
-                    {
-                        await (events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken)).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        _metrics.Failed(1);
-                        // The kernel refused (the peer set is updated all the same): report it and let the healer
-                        // retry, instead of failing the network for good over what may pass.
-                        Log.ReconcileFailed(_logger, ex);
-                        _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
-                        RequestHeal("retry after a failed update");
-                    }
-
-                    if (events is null)
-                    {
-                        _synced = true;
-                        _firstSync.TrySetResult();
-                    }
-                }
-                finally
+                    return events is null ? ReconcileCoreAsync(ReconcileTrigger.Snapshot, cancellationToken) : ApplyEventsAsync(events, cancellationToken);
+                },
+                ex =>
                 {
-                    _gate.Release();
-                }
-            }
+                    _metrics.Failed(1);
+
+                    // The kernel refused: report it and let the healer retry, instead of failing the network for
+                    // good over what may pass.
+                    Log.ReconcileFailed(_logger, ex);
+                    _context.DataPath?.ReportProblem($"reconciling {DeviceNames} failed: {ex.Message}", ex);
+                    RequestHeal("retry after a failed update");
+                },
+                () =>
+                {
+                    _synced = true;
+                    _firstSync.TrySetResult();
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
