@@ -11,22 +11,7 @@
 #             (or an empty file path for a store with no peers: then NETCONF must be set)
 set -euo pipefail
 bin=$1 store=$2 peers=$3 runs=${4:-5}
-ns=fln-perf-$$
-work=$(mktemp -d /tmp/fln-perf-XXXX)
-port=$((20000 + $$ % 20000))
-cleanup() {
-  if [[ -n ${pid:-} ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip -n "$ns" link add eth0 type veth peer name eth0p
-ip -n "$ns" addr add 198.18.0.1/24 dev eth0
-ip -n "$ns" link set eth0 up
-ip -n "$ns" link set eth0p up
-echo "${NETCONF:-{\"Network\": \"10.128.0.0/9\", \"Backend\": {\"Type\": \"vxlan\"}}}" > "$work/net-conf.json"
+source "$(dirname "$0")/daemon-ns.sh" fln-perf
 now() { date +%s%N; }
 printf 'run\tready_ms\troutes_ms\tVmHWM_kB\tVmRSS_kB\n'
 for r in $(seq 1 "$runs"); do
@@ -34,10 +19,7 @@ for r in $(seq 1 "$runs"); do
   rm -rf "$work/run" "$work/state"
   ip -n "$ns" link del flannel.1 2>/dev/null || true
   t0=$(now)
-  "$bin" --netns "$ns" --iface eth0 --net-config-path "$work/net-conf.json" --datastore-path "$work/leases.db" \
-    --subnet-file "$work/run/subnet.env" --state-dir "$work/state" --healthz-ip 127.0.0.1 --healthz-port "$port" \
-    2>"$work/log" &
-  pid=$!
+  start_daemon "$bin"
   ready=""
   routes=""
   for _ in $(seq 1 6000); do
