@@ -341,11 +341,13 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private LeaseWatchResult? Poll(SqliteConnection conn, long last, bool forceSnapshot = false)
     {
         using var tx = conn.BeginTransaction(deferred: true);
-        var (rev, horizon, identity) = ReadCounters(conn, tx);
+        var (rev, horizon) = ReadCounters(conn, tx);
         if (rev == last && !forceSnapshot)
         {
             return null;
         }
+
+        var identity = ReadIdentity(conn, tx);
 
         UseCacheOf(identity, rev);
 
@@ -399,7 +401,8 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         var tx = outer ?? conn.BeginTransaction(deferred: true);
         try
         {
-            var (rev, _, identity) = ReadCounters(conn, tx);
+            var (rev, _) = ReadCounters(conn, tx);
+            var identity = ReadIdentity(conn, tx);
             UseCacheOf(identity, rev);
             var now = NowMs();
             var leases = new List<Lease>();
@@ -545,12 +548,12 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         return true;
     }
 
-    private static (long Revision, long Horizon, string? Identity) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
+    private static (long Revision, long Horizon) ReadCounters(SqliteConnection conn, SqliteTransaction tx)
     {
         using var cmd = Command(conn, tx, "SELECT revision, horizon FROM state WHERE id = 1");
         using var r = cmd.ExecuteReader();
         r.Read();
-        return (r.GetInt64(0), r.GetInt64(1), ReadIdentity(conn, tx));
+        return (r.GetInt64(0), r.GetInt64(1));
     }
 
     /// <summary>The file's identity token; null (the decode cache is off) in a file made without one.</summary>
@@ -652,7 +655,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
     private void Prune(SqliteConnection conn, SqliteTransaction tx)
     {
-        var (rev, horizon, _) = ReadCounters(conn, tx);
+        var (rev, horizon) = ReadCounters(conn, tx);
         var newHorizon = rev - _options.EventRetention;
         if (newHorizon <= horizon)
         {
