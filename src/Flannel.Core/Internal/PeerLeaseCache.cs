@@ -24,7 +24,7 @@ internal sealed class PeerLeaseCache
     // and the index answers in one probe; a cache that mixes IPv4-only, IPv6-only and dual-stack leases (a cluster
     // changing its families), or holds two leases with one primary subnet, compares by each cached lease's
     // families, as flannel does.
-    private readonly List<Lease> _leases;
+    private List<Lease> _leases;
     private Dictionary<IPNetwork, Lease> _index;
     private (bool V4, bool V6)? _shape;
     private bool _mixed;
@@ -76,8 +76,7 @@ internal sealed class PeerLeaseCache
             }
         }
 
-        _leases.Clear();
-        _leases.AddRange(next._leases);
+        _leases = next._leases;
         _index = next._index;
         _shape = next._shape;
         _mixed = next._mixed;
