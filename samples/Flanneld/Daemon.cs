@@ -188,7 +188,14 @@ internal static partial class Daemon
         var dir = Path.GetDirectoryName(Path.GetFullPath(s.DatastorePath));
         if (dir is not null)
         {
-            Directory.CreateDirectory(dir);
+            try
+            {
+                Directory.CreateDirectory(dir);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new FlannelConfigurationException("--datastore-path", s.DatastorePath, $"cannot create its directory {dir}: {WhyNotADirectory(dir) ?? ex.Message}", ex);
+            }
         }
 
         var sqlite = new SqliteLeaseRegistry(new SqliteLeaseRegistryOptions { Path = s.DatastorePath }, loggerFactory.CreateLogger<SqliteLeaseRegistry>());
@@ -222,6 +229,20 @@ internal static partial class Daemon
         {
             LogNoBrNetfilter(log);
         }
+    }
+
+    /// <summary>The first of <paramref name="dir"/> and its parents that exists as a file, as a reason; null when none does.</summary>
+    private static string? WhyNotADirectory(string dir)
+    {
+        for (var d = dir; d is not null; d = Path.GetDirectoryName(d))
+        {
+            if (File.Exists(d))
+            {
+                return $"{d} is a file, not a directory";
+            }
+        }
+
+        return null;
     }
 
     private static ILoggerFactory CreateLoggerFactory(int verbosity) =>

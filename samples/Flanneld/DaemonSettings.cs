@@ -168,13 +168,16 @@ internal sealed record DaemonSettings
             return null;
         }
 
-        if (!IPAddress.TryParse(s, out var ip) || (family is { } fam && ip.AddressFamily != fam))
+        // Go's net.ParseIP: IPv4 only as a plain dotted quad (no "1.2.3", "010.0.0.1" or "0x7f.1" shorthands, which
+        // IPAddress.TryParse would quietly read as other addresses), IPv6 without a zone.
+        if (!IPAddress.TryParse(s, out var ip) || (family is { } fam && ip.AddressFamily != fam) ||
+            (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ip.ToString() != s : !s.Contains(':', StringComparison.Ordinal) || s.Contains('%', StringComparison.Ordinal)))
         {
             var want = family switch
             {
-                System.Net.Sockets.AddressFamily.InterNetwork => "an IPv4 address",
-                System.Net.Sockets.AddressFamily.InterNetworkV6 => "an IPv6 address",
-                _ => "an IP address",
+                System.Net.Sockets.AddressFamily.InterNetwork => "an IPv4 address written as four decimal numbers, such as 10.0.0.1",
+                System.Net.Sockets.AddressFamily.InterNetworkV6 => "an IPv6 address without a zone, such as fd00::1",
+                _ => "an IP address (IPv4 written as four decimal numbers, such as 10.0.0.1)",
             };
             throw new FlagException($"invalid value \"{s}\" for {f.Source(name)}: must be {want}", 1);
         }

@@ -109,4 +109,39 @@ public class SubnetEnvTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task UnwritablePathsGiveOneClearError()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "fln-subnetenv-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            var env = SubnetEnvironment.Parse(DualGolden);
+
+            // A parent that is a file (the directory was mistyped): .NET alone says "file already exists".
+            var file = Path.Combine(root, "afile");
+            await File.WriteAllTextAsync(file, "x", Ct);
+            var under = Path.Combine(file, "subnet.env");
+            Assert.Null(await SubnetEnvFile.ReadAsync(under, Ct));
+            var ex = await Assert.ThrowsAsync<FlannelException>(() => SubnetEnvFile.WriteAsync(under, env, Ct));
+            Assert.Equal($"cannot write the subnet file {under}: {file} is a file, not a directory", ex.Message);
+
+            // A directory given as the file: named as such, for writing and reading.
+            var dir = Path.Combine(root, "adir");
+            Directory.CreateDirectory(dir);
+            ex = await Assert.ThrowsAsync<FlannelException>(() => SubnetEnvFile.WriteAsync(dir, env, Ct));
+            Assert.Equal($"cannot write the subnet file {dir}: it is a directory; give a file path such as /run/flannel/subnet.env", ex.Message);
+            ex = await Assert.ThrowsAsync<FlannelException>(() => SubnetEnvFile.ReadAsync(dir, Ct));
+            Assert.StartsWith($"cannot read the subnet file {dir}: it is a directory", ex.Message, StringComparison.Ordinal);
+            ex = await Assert.ThrowsAsync<FlannelException>(() => SubnetEnvFile.WriteAsync(dir + "/", env, Ct));
+            Assert.Contains("it is a directory", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(["afile"], Directory.GetFileSystemEntries(root).Select(Path.GetFileName).Where(n => n != "adir"));
+            Assert.Empty(Directory.GetFileSystemEntries(dir)); // no temporary file left behind
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

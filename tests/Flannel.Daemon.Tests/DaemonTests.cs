@@ -323,6 +323,11 @@ public sealed class DaemonTests : IDisposable
     [InlineData("--subnet-lease-renew-margin=0", "renew margin")]
     [InlineData("--subnet-lease-renew-margin=1440", "renew margin")]
     [InlineData("--public-ip=10.0.0.300", "public-ip")]
+    [InlineData("--public-ip=1.2.3", "\"1.2.3\" for -public-ip")]
+    [InlineData("--public-ip=010.0.0.1", "\"010.0.0.1\" for -public-ip")]
+    [InlineData("--public-ipv6=fe80::1%eth0", "public-ipv6")]
+    [InlineData("--iface-can-reach=10.1", "\"10.1\" for -iface-can-reach")]
+    [InlineData("--healthz-ip=127.1", "\"127.1\" for -healthz-ip")]
     [InlineData("--kube-subnet-mgr", "Kubernetes")]
     public void Bad_flag_value_exits_1_with_one_line(string flag, string mention)
     {
@@ -397,6 +402,37 @@ public sealed class DaemonTests : IDisposable
         Assert.Contains(mention, line, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_work, "subnet.env")));
+    }
+
+    [PrivilegedTheory]
+    [InlineData("--subnet-file", "afile/subnet.env", "cannot write the subnet file {work}/afile/subnet.env: {work}/afile is a file, not a directory")]
+    [InlineData("--subnet-file", "adir", "cannot read the subnet file {work}/adir: it is a directory")]
+    [InlineData("--datastore-path", "afile/leases.db", "--datastore-path: invalid value \"{work}/afile/leases.db\": cannot create its directory {work}/afile: {work}/afile is a file, not a directory")]
+    public void Unusable_file_path_exits_1_with_one_line_naming_it(string flag, string relative, string expected)
+    {
+        using var ns = TestNamespace.Create("dpath");
+        ns.Ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
+        ns.Ip("addr", "add", "198.18.0.1/24", "dev", "eth0");
+        ns.Ip("link", "set", "eth0", "up");
+        File.WriteAllText(Path.Combine(_work, "afile"), "not a directory");
+        Directory.CreateDirectory(Path.Combine(_work, "adir"));
+        var conf = NetConf("alloc");
+        var settings = new Dictionary<string, string>
+        {
+            ["--netns"] = ns.Name,
+            ["--iface"] = "eth0",
+            ["--net-config-path"] = conf,
+            ["--datastore-path"] = Datastore,
+            ["--subnet-file"] = Path.Combine(_work, "subnet.env"),
+            ["--state-dir"] = Path.Combine(_work, "state"),
+            [flag] = Path.Combine(_work, relative),
+        };
+
+        var (code, output) = FlanneldProcess.Run(settings.SelectMany(kv => new[] { kv.Key, kv.Value }));
+        Assert.True(code == 1, $"exit {code}: {output}");
+        var line = Assert.Single(ErrorLines(output));
+        Assert.StartsWith("flanneld: " + expected.Replace("{work}", _work, StringComparison.Ordinal), line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
     private static bool RouteProgrammed(DaemonNode node, string backend, IPNetwork peer, IPAddress peerHost)
