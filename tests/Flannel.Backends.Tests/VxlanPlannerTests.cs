@@ -35,6 +35,32 @@ public sealed class VxlanPlannerTests
     }
 
     [Theory]
+    [InlineData("c6:d2:32:6f:8f:44")]
+    [InlineData("C6:D2:32:6F:8F:44")]
+    [InlineData("c6-d2-32-6f-8f-44")]
+    [InlineData("c6d2.326f.8f44")]
+    [InlineData("C6D2.326F.8F44")]
+    public void Vtep_mac_accepts_every_form_gos_ParseMAC_reads(string text)
+    {
+        // Go nodes program leases whose VtepMAC net.ParseMAC accepts; hand-written or tool-written leases use these forms.
+        var data = JsonDocument.Parse($$"""{"VNI":1,"VtepMAC":"{{text}}"}""").RootElement.Clone();
+        Assert.Equal(PhysicalAddress.Parse("C6-D2-32-6F-8F-44"), VtepData.TryReadMac(data, out var problem));
+        Assert.Null(problem);
+    }
+
+    [Theory]
+    [InlineData("c6:d2-32:6f:8f:44")]
+    [InlineData("c6:d2:32:6f:8f")]
+    [InlineData("c6:d2:32:6f:8f:4")]
+    [InlineData("c6d2.326f-8f44")]
+    [InlineData("c6d2326f8f44")]
+    [InlineData("+6:d2:32:6f:8f:44")]
+    [InlineData(" c6:d2:32:6f:8f:4")]
+    [InlineData("00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01")]
+    public void Vtep_mac_rejects_what_is_not_a_6_byte_mac(string text) =>
+        Assert.False(VtepData.TryParseMac(text, out _));
+
+    [Theory]
     [InlineData(null, "no backend data")]
     [InlineData("""{"VNI":1}""", "no VtepMAC")]
     [InlineData("""{"VNI":1,"VtepMAC":"zz:00:00:00:00:00"}""", "not a MAC")]

@@ -49,25 +49,54 @@ internal static class VtepData
         return null;
     }
 
+    /// <summary>
+    /// Reads a 6-byte MAC as Go's net.ParseMAC (which flannel uses for VtepMAC) accepts it: <c>0a:1b:2c:3d:4e:5f</c>,
+    /// <c>0a-1b-2c-3d-4e-5f</c> or <c>0a1b.2c3d.4e5f</c>, in either case. flanneld writes the first form; the others come
+    /// from hand-written leases and tools, and Go nodes program them.
+    /// </summary>
     public static bool TryParseMac(string? text, out PhysicalAddress mac)
     {
         mac = PhysicalAddress.None;
-        if (text is null || text.Length != 17)
+        var bytes = new byte[6];
+        if (text is { Length: 17 } && text[2] is ':' or '-')
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                if ((i > 0 && text[(i * 3) - 1] != text[2]) || !TryHex(text.AsSpan(i * 3, 2), bytes.AsSpan(i, 1)))
+                {
+                    return false;
+                }
+            }
+        }
+        else if (text is { Length: 14 } && text[4] == '.' && text[9] == '.')
+        {
+            for (var g = 0; g < 3; g++)
+            {
+                if (!TryHex(text.AsSpan(g * 5, 4), bytes.AsSpan(g * 2, 2)))
+                {
+                    return false;
+                }
+            }
+        }
+        else
         {
             return false;
         }
 
-        var bytes = new byte[6];
-        for (var i = 0; i < 6; i++)
+        mac = new PhysicalAddress(bytes);
+        return true;
+    }
+
+    private static bool TryHex(ReadOnlySpan<char> digits, Span<byte> into)
+    {
+        for (var i = 0; i < into.Length; i++)
         {
-            if ((i > 0 && text[(i * 3) - 1] != ':') ||
-                !byte.TryParse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out bytes[i]))
+            if (!byte.TryParse(digits.Slice(i * 2, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out into[i]))
             {
                 return false;
             }
         }
 
-        mac = new PhysicalAddress(bytes);
         return true;
     }
 
