@@ -41,7 +41,7 @@ public sealed partial record LeaseAttributes
         }
         catch (JsonException ex)
         {
-            throw new LeaseFormatException($"lease value is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}): {ex.Message}", ex);
+            throw new LeaseFormatException(GoJson.IsBlank(utf8Json.Span) ? "lease value is empty, not JSON" : $"lease value is not valid JSON {GoJson.DescribeSyntaxError(ex)}", ex);
         }
 
         using (doc)

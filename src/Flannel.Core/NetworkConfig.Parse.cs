@@ -47,7 +47,10 @@ public sealed partial record NetworkConfig
         catch (JsonException ex)
         {
             throw new FlannelConfigurationException(
-                $"network configuration is not valid JSON at line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}: {ex.Message}", ex);
+                GoJson.IsBlank(utf8Json)
+                    ? "network configuration is empty: write a JSON object like {\"Network\": \"10.244.0.0/16\", \"Backend\": {\"Type\": \"vxlan\"}}"
+                    : $"network configuration is not valid JSON {GoJson.DescribeSyntaxError(ex)}",
+                ex);
         }
 
         using (doc)

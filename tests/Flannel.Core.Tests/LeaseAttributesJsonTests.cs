@@ -144,7 +144,8 @@ public class LeaseAttributesJsonTests
     }
 
     [Theory]
-    [InlineData("", "not valid JSON")]
+    [InlineData("", "lease value is empty, not JSON")]
+    [InlineData("not json", "lease value is not valid JSON at line 1, byte 2: 'not json' is an invalid JSON literal. Expected the literal 'null'.")]
     [InlineData("{", "not valid JSON")]
     [InlineData("[]", "must be a JSON object, not an array")]
     [InlineData("\"x\"", "must be a JSON object")]

@@ -115,7 +115,8 @@ public class NetworkConfigTests
 
     public static TheoryData<string, string, string> ParseErrors => new()
     {
-        { "", "", "not valid JSON at line 1" },
+        { "", "", "network configuration is empty: write a JSON object like {\"Network\"" },
+        { " \n\t", "", "network configuration is empty" },
         { "{\"Network\": \"10.0.0.0/16\",\n  \"SubnetLen\": }", "", "not valid JSON at line 2" },
         { "[1]", "", "must be a JSON object" },
         { "\"10.0.0.0/8\"", "", "not a string" },
@@ -140,6 +141,17 @@ public class NetworkConfigTests
         { """{"Backend": {"Type": 5}}""", "Backend.Type", "must be a string" },
         { """{"Backend": {"Type": "  "}}""", "Backend.Type", "must name a backend" },
     };
+
+    [Theory]
+    [InlineData("{\"Network\": \"10.0.0.0/16\",}", "network configuration is not valid JSON at line 1, byte 27: The JSON object contains a trailing comma at the end (JSON allows none).")]
+    [InlineData("{\"Network\": \"10.0.0.0/16\"", "network configuration is not valid JSON at line 1, byte 26: Expected depth to be zero at the end of the JSON payload. There is an open JSON object or array that should be closed.")]
+    [InlineData("{'Network': 1}", "network configuration is not valid JSON at line 1, byte 2: ''' is an invalid start of a property name. Expected a '\"'.")]
+    public void SyntaxErrorsAreOneLineForPeople(string json, string expected)
+    {
+        // No "Change the reader options", "isFinalBlock" or a second, zero-based "LineNumber: 0 | BytePositionInLine" position.
+        var ex = Assert.Throws<FlannelConfigurationException>(() => NetworkConfig.Parse(json));
+        Assert.Equal(expected, ex.Message);
+    }
 
     [Theory]
     [MemberData(nameof(ParseErrors))]

@@ -127,4 +127,29 @@ internal static class GoJson
         var text = value.ValueKind == JsonValueKind.String ? value.GetString() ?? string.Empty : value.GetRawText();
         return text.Length > 80 ? string.Concat(text.AsSpan(0, 77), "...") : text;
     }
+
+    /// <summary>True when the input holds nothing but JSON whitespace.</summary>
+    public static bool IsBlank(ReadOnlySpan<byte> json) => json.Trim(" \t\r\n"u8).IsEmpty;
+
+    /// <summary>
+    /// A JSON syntax error for people: "at line L, byte B: reason", without System.Text.Json's advice to developers
+    /// ("Change the reader options", "isFinalBlock") and its repeated zero-based position.
+    /// </summary>
+    public static string DescribeSyntaxError(JsonException ex)
+    {
+        var reason = ex.Message;
+        var cut = reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut >= 0)
+        {
+            reason = reason[..cut];
+        }
+
+        reason = reason
+            .Replace(" which is not supported in this mode. Change the reader options.", " (JSON allows none).", StringComparison.Ordinal)
+            .Replace(" Change the reader options.", string.Empty, StringComparison.Ordinal)
+            .Replace(", when isFinalBlock is true", string.Empty, StringComparison.Ordinal)
+            .Replace(" when isFinalBlock is true", string.Empty, StringComparison.Ordinal)
+            .Trim();
+        return $"at line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}: {reason}";
+    }
 }
