@@ -33,15 +33,18 @@ internal sealed record UdpNetConf(int Port)
             {
                 if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out port) || port is < 1 or > 65535)
                 {
-                    throw new FlannelConfigurationException("Backend.Port", p.Value.GetRawText(), "must be an integer UDP port between 1 and 65535");
+                    throw new FlannelConfigurationException("Backend.Port", Text(p.Value), p.Value.ValueKind == JsonValueKind.String ? "must be an integer UDP port between 1 and 65535, not a string" : "must be an integer UDP port between 1 and 65535");
                 }
 
                 continue;
             }
 
-            throw new FlannelConfigurationException($"Backend.{p.Name}", p.Value.GetRawText(), "is not an option of the udp backend (it knows Type and Port)");
+            throw new FlannelConfigurationException($"Backend.{p.Name}", Text(p.Value), "is not an option of the udp backend (it knows Type and Port)");
         }
 
         return new UdpNetConf(port);
     }
+
+    /// <summary>A value as the error shows it between quotes: a string's content, other values as JSON.</summary>
+    private static string Text(JsonElement v) => v.ValueKind == JsonValueKind.String ? v.GetString() ?? string.Empty : v.GetRawText();
 }

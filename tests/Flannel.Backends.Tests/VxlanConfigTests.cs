@@ -57,6 +57,19 @@ public sealed class VxlanConfigTests
         Assert.StartsWith(field + ":", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"VNI":"one"}""", "Backend.VNI: invalid value \"one\": must be an integer between 0 and 16777215, not a string")]
+    [InlineData("""{"MTU":"1400"}""", "Backend.MTU: invalid value \"1400\": must be an integer between 0 and 65535, not a string")]
+    [InlineData("""{"VNI":1.5}""", "Backend.VNI: invalid value \"1.5\": must be an integer between 0 and 16777215, not a number with a fraction or exponent")]
+    [InlineData("""{"DirectRouting":"yes"}""", "Backend.DirectRouting: invalid value \"yes\": must be true or false, not a string")]
+    [InlineData("""{"GBP":null}""", "Backend.GBP: invalid value \"null\": must be true or false, not null")]
+    public void Ill_typed_options_show_the_value_once_quoted_and_say_what_it_is(string json, string message)
+    {
+        // Not invalid value ""one"": a JSON string's quotes are not part of the value.
+        var ex = Assert.Throws<FlannelConfigurationException>(() => VxlanConfig.Parse(Json(json)));
+        Assert.Equal(message, ex.Message);
+    }
+
     [Fact]
     public void Backend_must_be_an_object()
     {

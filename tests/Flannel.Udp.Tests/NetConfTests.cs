@@ -21,7 +21,7 @@ public sealed class NetConfTests
     public void Port_is_read_case_insensitively(string json) => Assert.Equal(9000, UdpNetConf.Parse(Json(json)).Port);
 
     [Theory]
-    [InlineData("""{"Port":"8285"}""", "\"8285\"")]
+    [InlineData("""{"Port":"8285"}""", "8285")]
     [InlineData("""{"Port":0}""", "0")]
     [InlineData("""{"Port":70000}""", "70000")]
     [InlineData("""{"Port":1.5}""", "1.5")]
@@ -32,6 +32,13 @@ public sealed class NetConfTests
         Assert.Equal("Backend.Port", ex.Field);
         Assert.Equal(value, ex.Value);
         Assert.Contains("Backend.Port", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_string_port_is_shown_once_quoted_and_named_a_string()
+    {
+        var ex = Assert.Throws<FlannelConfigurationException>(() => UdpNetConf.Parse(Json("""{"Type":"udp","Port":"8285"}""")));
+        Assert.Equal("Backend.Port: invalid value \"8285\": must be an integer UDP port between 1 and 65535, not a string", ex.Message);
     }
 
     [Fact]

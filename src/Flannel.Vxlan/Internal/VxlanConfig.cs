@@ -79,7 +79,7 @@ internal sealed record VxlanConfig
                 case "NAME":
                     if (p.Value.ValueKind != JsonValueKind.String)
                     {
-                        throw new FlannelConfigurationException("Backend." + p.Name, p.Value.GetRawText(), "must be a string (a Windows-only vxlan option)");
+                        throw new FlannelConfigurationException("Backend." + p.Name, Text(p.Value), $"must be a string (a Windows-only vxlan option), not {Kind(p.Value)}");
                     }
 
                     ignored.Add(p.Name);
@@ -87,7 +87,7 @@ internal sealed record VxlanConfig
                 default:
                     throw new FlannelConfigurationException(
                         "Backend." + p.Name,
-                        p.Value.GetRawText(),
+                        Text(p.Value),
                         "unknown vxlan option; the vxlan backend knows Type, VNI, Port, GBP, DirectRouting, Learning and MTU (and the Windows-only MacPrefix and Name)");
             }
         }
@@ -99,7 +99,7 @@ internal sealed record VxlanConfig
     {
         if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt64(out var v))
         {
-            throw new FlannelConfigurationException("Backend." + p.Name, p.Value.GetRawText(), $"must be an integer between {min} and {max}");
+            throw new FlannelConfigurationException("Backend." + p.Name, Text(p.Value), $"must be an integer between {min} and {max}, not {Kind(p.Value)}");
         }
 
         if (v < min || v > max)
@@ -114,6 +114,20 @@ internal sealed record VxlanConfig
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        _ => throw new FlannelConfigurationException("Backend." + p.Name, p.Value.GetRawText(), "must be true or false"),
+        _ => throw new FlannelConfigurationException("Backend." + p.Name, Text(p.Value), $"must be true or false, not {Kind(p.Value)}"),
+    };
+
+    /// <summary>A value as the error shows it between quotes: a string's content, other values as JSON.</summary>
+    private static string Text(JsonElement v) => v.ValueKind == JsonValueKind.String ? v.GetString() ?? string.Empty : v.GetRawText();
+
+    private static string Kind(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number with a fraction or exponent",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Null => "null",
+        _ => "another JSON value",
     };
 }
