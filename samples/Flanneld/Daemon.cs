@@ -49,6 +49,7 @@ internal static partial class Daemon
         }
 
         using var host = BuildHost(s, config, store.Manager, loggerFactory);
+        EnsureBackendInThisBuild(config.BackendType, host.Services.GetRequiredService<BackendRegistry>());
         node = host.Services.GetRequiredService<FlannelNode>();
         metrics.Attach(node);
         try
@@ -229,6 +230,24 @@ internal static partial class Daemon
         {
             LogNoBrNetfilter(log);
         }
+    }
+
+    /// <summary>
+    /// An unknown backend type, in operator words (the library's message tells embedders how to register backends).
+    /// flannel's backends that Flannel.Net does not have are named as such, so a migrating operator knows it is not a typo.
+    /// </summary>
+    private static void EnsureBackendInThisBuild(BackendType type, BackendRegistry registry)
+    {
+        if (registry.TryGetFactory(type, out _))
+        {
+            return;
+        }
+
+        var known = string.Join(", ", registry.Types.Select(t => t.Value));
+        var why = type.Value is "ipip" or "ipsec" or "wireguard" or "extension" or "tencent-vpc"
+            ? $"flannel's {type.Value} backend is not part of Flannel.Net"
+            : "unknown backend type";
+        throw new FlannelConfigurationException("Backend.Type", type.Value, $"{why}; this flanneld runs {known}");
     }
 
     /// <summary>The first of <paramref name="dir"/> and its parents that exists as a file, as a reason; null when none does.</summary>

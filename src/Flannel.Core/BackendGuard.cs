@@ -8,7 +8,7 @@ namespace Flannel;
 /// </summary>
 public static class BackendGuard
 {
-    private const string Migration = "to migrate, stop the node, run `flanneld cleanup` (removes the old backend's devices, routes and subnet.env) and start it again, or set AllowBackendChange";
+    private const string Migration = "to migrate, stop the node, run `flanneld cleanup` (removes the old backend's devices, routes and subnet.env) and start it again, or allow the change (flanneld --allow-backend-change; FlannelNodeOptions.AllowBackendChange)";
 
     /// <summary>Rejects a new configuration whose backend type differs from the running one.</summary>
     /// <param name="running">The backend type the network runs.</param>

@@ -241,6 +241,7 @@ public sealed class DaemonTests : IDisposable
         Assert.Contains("vxlan", line, StringComparison.Ordinal);
         Assert.Contains("host-gw", line, StringComparison.Ordinal);
         Assert.Contains("cleanup", line, StringComparison.Ordinal);
+        Assert.Contains("--allow-backend-change", line, StringComparison.Ordinal); // the flag an operator can pass
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
@@ -369,7 +370,8 @@ public sealed class DaemonTests : IDisposable
     public static TheoryData<string, string, string> ConfigErrors => new()
     {
         { "missing-file", string.Empty, "--net-config-path" },
-        { """{"Network": "10.244.0.0/16", "Backend": {"Type": "nosuch"}}""", string.Empty, "nosuch" },
+        { """{"Network": "10.244.0.0/16", "Backend": {"Type": "nosuch"}}""", string.Empty, "Backend.Type: invalid value \"nosuch\": unknown backend type; this flanneld runs ali-vpc, alloc, aws-vpc, gce, host-gw, udp, vxlan" },
+        { """{"Network": "10.244.0.0/16", "Backend": {"Type": "wireguard"}}""", string.Empty, "flannel's wireguard backend is not part of Flannel.Net; this flanneld runs" },
         { """{"Network": "10.244.0.0/33", "Backend": {"Type": "vxlan"}}""", string.Empty, "10.244.0.0/33" },
         { """{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}""", "--iface=fln-nosuch", "fln-nosuch" },
         { """{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}""", string.Empty, "net-conf" },
