@@ -62,6 +62,18 @@ public sealed class InterfaceResolverTests
     }
 
     [PrivilegedFact]
+    public async Task AnInterfaceNamedLikeAnIPv4ShorthandIsFoundByName()
+    {
+        // "--iface 10" names the interface "10": Go's net.ParseIP does not read it as the address 0.0.0.10.
+        using var ns = Host();
+        ns.Ip("link", "add", "10", "type", "veth", "peer", "name", "fln-10p");
+        ns.Ip("addr", "add", "198.18.3.1/24", "dev", "10");
+        ns.Ip("link", "set", "10", "up");
+        var iface = await new NetlinkInterfaceResolver(ns.Path).ResolveAsync(new InterfaceSelection { Interfaces = ["10"] }, null, null, V4, TestContext.Current.CancellationToken);
+        Assert.Equal(("10", IPAddress.Parse("198.18.3.1")), (iface.Name, iface.Address));
+    }
+
+    [PrivilegedFact]
     public async Task PublicIPAloneSelectsTheInterfaceOwningIt()
     {
         using var ns = Host();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Flannel.Internal;
 using Flannel.Netlink;
 
 namespace Flannel.Node;
@@ -128,7 +129,8 @@ public sealed class NetlinkInterfaceResolver : IInterfaceResolver
     {
         foreach (var entry in selection.Interfaces)
         {
-            if (IPAddress.TryParse(entry, out var ip))
+            // Go's net.ParseIP: "1" or "10.1" are interface names, not the inet_aton shorthands IPAddress.TryParse reads.
+            if (IPText.TryParseIP(entry, out var ip))
             {
                 if (addresses.FirstOrDefault(a => a.Address.Equals(ip)) is { } owner)
                 {
