@@ -45,6 +45,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly Watch.WatchClient _watch;
     private readonly Auth.AuthClient _auth;
     private readonly string _prefix;
+    private readonly ConcurrentDictionary<string, long> _reportedBad = new(StringComparer.Ordinal);
     private readonly ByteString _subnetsKey;
     private readonly ByteString _subnetsEnd;
     private readonly ConcurrentDictionary<long, (DateTimeOffset Expiry, DateTimeOffset CheckedAt, bool Own)> _ttlCache = new();
@@ -528,6 +529,26 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
     // ---------------------------------------------------------------- decoding
 
+    /// <summary>
+    /// Logs a skipped record: a warning the first time this key is seen bad at this revision, debug afterwards — every
+    /// list, resync and renewal reads it again, and the same warning six times per daemon start hides the others.
+    /// </summary>
+    private void ReportSkipped(string key, long revision, string reason)
+    {
+        var first = !_reportedBad.TryGetValue(key, out var seen) || seen != revision;
+        if (first)
+        {
+            if (_reportedBad.Count >= 1024)
+            {
+                _reportedBad.Clear();
+            }
+
+            _reportedBad[key] = revision;
+        }
+
+        Log.SkippingKey(_logger, first ? LogLevel.Warning : LogLevel.Debug, key, reason);
+    }
+
     private bool TryDecode(KeyValue kv, bool removal, out IPNetwork subnet, out IPNetwork? ipv6Subnet, out LeaseAttributes attrs)
     {
         var key = kv.Key.ToStringUtf8();
@@ -541,7 +562,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         }
         catch (LeaseFormatException ex)
         {
-            Log.SkippingKey(_logger, key, ex.Message);
+            ReportSkipped(key, kv.ModRevision, ex.Message);
             return false;
         }
 
@@ -557,7 +578,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         }
         catch (LeaseFormatException ex)
         {
-            Log.SkippingKey(_logger, key, ex.Message);
+            ReportSkipped(key, kv.ModRevision, ex.Message);
             if (removal)
             {
                 attrs = new LeaseAttributes();

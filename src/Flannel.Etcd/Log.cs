@@ -4,8 +4,9 @@ namespace Flannel.Etcd;
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 5000, Level = LogLevel.Warning, Message = "Skipping etcd key {Key}: {Reason}")]
-    public static partial void SkippingKey(ILogger logger, string key, string reason);
+    /// <remarks>Warning the first time a key is skipped at a revision, Debug when the same record is read again.</remarks>
+    [LoggerMessage(EventId = 5000, Message = "Skipping etcd key {Key}: {Reason}")]
+    public static partial void SkippingKey(ILogger logger, LogLevel level, string key, string reason);
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "etcd watch on {Prefix} failed at revision {Revision}; reconnecting in {Delay}")]
     public static partial void WatchFailed(ILogger logger, Exception exception, string prefix, long revision, TimeSpan delay);

@@ -7,8 +7,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5500, Level = LogLevel.Information, Message = "Opened the lease database {Path} (schema version {Version})")]
     public static partial void Opened(ILogger logger, string path, int version);
 
-    [LoggerMessage(EventId = 5501, Level = LogLevel.Warning, Message = "Skipping lease record {Key}: {Reason}")]
-    public static partial void SkippingRecord(ILogger logger, string key, string reason);
+    /// <remarks>Warning the first time a record is skipped at a revision, Debug when the same record is read again.</remarks>
+    [LoggerMessage(EventId = 5501, Message = "Skipping lease record {Key}: {Reason}")]
+    public static partial void SkippingRecord(ILogger logger, LogLevel level, string key, string reason);
 
     [LoggerMessage(EventId = 5502, Level = LogLevel.Information, Message = "Lease {Key} expired at {Expiration}; deleted at revision {Revision}")]
     public static partial void Expired(ILogger logger, string key, DateTimeOffset expiration, long revision);

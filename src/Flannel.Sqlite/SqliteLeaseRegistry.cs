@@ -37,6 +37,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly string _connectionString;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Lock _decodedLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _reportedBad = new(StringComparer.Ordinal);
 
     // The leases last decoded, by the revision that wrote them (unique in one database). A row version is read and
     // decoded once, so the snapshots and events that every watcher of a node reads (its peer watch, its own-lease
@@ -513,6 +514,26 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
+    /// <summary>
+    /// Logs a skipped record: a warning the first time this key is seen bad at this revision, debug afterwards (every
+    /// snapshot and watch poll reads it again).
+    /// </summary>
+    private void ReportSkipped(string key, long revision, string reason)
+    {
+        var first = !_reportedBad.TryGetValue(key, out var seen) || seen != revision;
+        if (first)
+        {
+            if (_reportedBad.Count >= 1024)
+            {
+                _reportedBad.Clear();
+            }
+
+            _reportedBad[key] = revision;
+        }
+
+        Log.SkippingRecord(_logger, first ? LogLevel.Warning : LogLevel.Debug, key, reason);
+    }
+
     private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)
     {
         lease = null!;
@@ -523,7 +544,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         }
         catch (LeaseFormatException ex)
         {
-            Log.SkippingRecord(_logger, key, ex.Message);
+            ReportSkipped(key, revision, ex.Message);
             return false;
         }
 
@@ -537,7 +558,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         {
             if (!removal)
             {
-                Log.SkippingRecord(_logger, key, ex.Message);
+                ReportSkipped(key, revision, ex.Message);
                 return false;
             }
 

@@ -221,6 +221,31 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bad_record_is_warned_about_once_per_revision_not_on_every_read()
+    {
+        var r = await OpenAsync();
+        await PutRawAsync("10.5.7.0-24", "{this is not json");
+        await PutRawAsync("not-a-subnet", """{"PublicIP":"198.18.0.7","PublicIPv6":null}""");
+        Logger.Collector.Clear(); // PutRawAsync may read through registries of its own
+        for (var i = 0; i < 3; i++)
+        {
+            _ = await r.ListAsync(L.Timeout());
+        }
+
+        int Count(string key, LogLevel level) =>
+            Logger.Collector.GetSnapshot().Count(x => x.Level == level && x.Message.Contains(key, StringComparison.Ordinal));
+        Assert.Equal((1, 2), (Count("10.5.7.0-24", LogLevel.Warning), Count("10.5.7.0-24", LogLevel.Debug)));
+        Assert.Equal((1, 2), (Count("not-a-subnet", LogLevel.Warning), Count("not-a-subnet", LogLevel.Debug)));
+
+        // Written again (a new revision, still bad): worth a warning again.
+        await PutRawAsync("10.5.7.0-24", "{still not json");
+        Logger.Collector.Clear();
+        _ = await r.ListAsync(L.Timeout());
+        Assert.Equal((1, 0), (Count("10.5.7.0-24", LogLevel.Warning), Count("10.5.7.0-24", LogLevel.Debug)));
+        Assert.Equal((0, 1), (Count("not-a-subnet", LogLevel.Warning), Count("not-a-subnet", LogLevel.Debug)));
+    }
+
+    [Fact]
     public async Task Concurrent_acquisitions_never_share_a_subnet()
     {
         // ConcurrentPool subnets (10.6.1.0 .. 10.6.<pool>.0), ConcurrentAgents nodes acquiring at once, each with its own manager.

@@ -40,7 +40,8 @@ public sealed class SqliteRegistryTests : RegistryContractTests
         cmd.Transaction = tx;
         cmd.CommandText = """
             UPDATE state SET revision = revision + 1;
-            INSERT INTO leases(key, value, expires_ms, mod_revision) VALUES (@k, @v, NULL, (SELECT revision FROM state));
+            INSERT INTO leases(key, value, expires_ms, mod_revision) VALUES (@k, @v, NULL, (SELECT revision FROM state))
+              ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_ms = NULL, mod_revision = excluded.mod_revision;
             INSERT INTO events(revision, key, kind, value) VALUES ((SELECT revision FROM state), @k, 0, @v);
             """;
         cmd.Parameters.AddWithValue("@k", keySuffix);
