@@ -41,7 +41,7 @@ internal static partial class Daemon
         }
 
         await using var store = await OpenStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
-        var config = await GetConfigAsync(store.Manager, log, ct).ConfigureAwait(false);
+        var config = await GetConfigAsync(s, store.Manager, log, ct).ConfigureAwait(false);
         WarnWithoutBrNetfilter(config, s, log);
         if (config.BackendDefaulted)
         {
@@ -77,7 +77,7 @@ internal static partial class Daemon
         using var loggerFactory = CreateLoggerFactory(s.Verbosity);
         var log = loggerFactory.CreateLogger("flanneld");
         await using var store = await OpenStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
-        var config = await GetConfigAsync(store.Manager, log, ct).ConfigureAwait(false);
+        var config = await GetConfigAsync(s, store.Manager, log, ct).ConfigureAwait(false);
 
         // Tear down what the previous run created, with the backend it ran (subnet.env records it).
         var previous = await SubnetEnvFile.ReadAsync(s.SubnetFile, ct).ConfigureAwait(false);
@@ -203,20 +203,28 @@ internal static partial class Daemon
         return new Store(sqlite, new LeaseManager(sqlite, new LeaseManagerOptions { NetworkConfig = fileConfig, LoggerFactory = loggerFactory }));
     }
 
-    private static async Task<NetworkConfig> GetConfigAsync(LeaseManager manager, ILogger log, CancellationToken ct)
+    private static async Task<NetworkConfig> GetConfigAsync(DaemonSettings s, LeaseManager manager, ILogger log, CancellationToken ct)
     {
         var attempt = 0;
+        var key = s.EtcdPrefix.TrimEnd('/') + "/config";
         while (true)
         {
             try
             {
                 return (await manager.GetNetworkConfigAsync(ct).ConfigureAwait(false)).Validate();
             }
+            catch (FlannelConfigurationException ex) when (s.UsesEtcd)
+            {
+                // Say where the bad configuration is: the operator fixes the etcd key, not a file.
+                throw new FlannelConfigurationException($"etcd key {key}: {ex.Message}", ex);
+            }
             catch (FlannelException ex) when (ex is not FlannelConfigurationException && (ex.IsTransient || ex is NetworkConfigNotFoundException))
             {
                 if (attempt++ % 30 == 0)
                 {
-                    LogConfigRetry(log, ex.Message);
+                    LogConfigRetry(log, ex is NetworkConfigNotFoundException && s.UsesEtcd
+                        ? $"etcd has no key {key}; put the network configuration there with the etcd v3 API, for example: etcdctl put {key} '{{\"Network\": \"10.244.0.0/16\", \"Backend\": {{\"Type\": \"vxlan\"}}}}'"
+                        : ex.Message);
                 }
 
                 await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);

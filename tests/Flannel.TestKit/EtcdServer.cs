@@ -304,6 +304,15 @@ public sealed class EtcdServer : IAsyncDisposable
             : [];
     }
 
+    /// <summary>The TTL an etcd lease was granted with, in seconds (-1 when the lease does not exist).</summary>
+    /// <param name="leaseId">The lease id.</param>
+    /// <returns>The granted TTL.</returns>
+    public async Task<long> GrantedTtlAsync(long leaseId)
+    {
+        var doc = await PostAsync("/v3/lease/timetolive", new Dictionary<string, object> { ["ID"] = leaseId.ToString(CultureInfo.InvariantCulture) }).ConfigureAwait(false);
+        return doc.TryGetProperty("grantedTTL", out var t) ? long.Parse(t.GetString()!, CultureInfo.InvariantCulture) : -1;
+    }
+
     /// <summary>The current store revision.</summary>
     /// <returns>The revision.</returns>
     public async Task<long> RevisionAsync()
