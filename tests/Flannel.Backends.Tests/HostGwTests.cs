@@ -60,6 +60,25 @@ public sealed class HostGwTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_acquired_lease_is_logged_without_a_null_for_a_missing_family()
+    {
+        var v4 = NetworkConfig.Parse("""{"Network":"10.245.0.0/16","Backend":{"Type":"host-gw"}}""");
+        using var registry = new InMemoryLeaseRegistry(v4, _time);
+        using var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        using var factory = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+        var context = new BackendContext
+        {
+            SubnetManager = new LeaseManager(registry, new LeaseManagerOptions { TimeProvider = _time }),
+            Interface = Eth0("198.18.0.1", "fd00::1"),
+            TimeProvider = _time,
+            LoggerFactory = factory,
+        };
+        var network = await Factory().Create(context).RegisterNetworkAsync(v4, CancellationToken.None);
+        var line = Assert.Single(logs.Collector.GetSnapshot(), r => r.Id.Id == 3500).Message;
+        Assert.Equal($"host-gw network {context.InstanceName}: lease {network.Lease.Subnet} acquired, public IP 198.18.0.1 on eth0", line);
+    }
+
+    [Fact]
     public async Task Routes_follow_peer_leases_in_both_families_and_ignore_foreign_backends()
     {
         var p2 = await PeerAsync("198.18.0.2", "fd00::2");

@@ -48,7 +48,16 @@ internal sealed class HostGwBackend : IBackend
             PreviousIPv6Subnet = _context.PreviousIPv6Subnet,
         };
         var lease = await _context.SubnetManager.AcquireLeaseAsync(request, cancellationToken).ConfigureAwait(false);
-        Log.Registered(_context.LoggerFactory.CreateLogger("Flannel.HostGw"), _context.InstanceName, lease.Subnet, lease.IPv6Subnet, iface.PublicIP, iface.Name);
+        Log.Registered(
+            _context.LoggerFactory.CreateLogger("Flannel.HostGw"),
+            _context.InstanceName,
+            (lease.Subnet, lease.IPv6Subnet) switch
+            {
+                ({ } v4, { } v6) => $"{v4} + {v6}",
+                (var v4, var v6) => (v4 ?? v6)?.ToString() ?? "(none)",
+            },
+            iface.PublicIP,
+            iface.Name);
         return new HostGwNetwork(_context, config, lease, _tableFactory(_context, _options), _options, _changeFeed(_context, _options));
     }
 }

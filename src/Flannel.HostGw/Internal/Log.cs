@@ -6,8 +6,8 @@ namespace Flannel.HostGw;
 /// <summary>Source-generated log messages of the host-gw backend (EventIds 3500-3999).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(3500, LogLevel.Information, "host-gw network {Instance}: lease {Subnet} {IPv6Subnet} acquired, public IP {PublicIP} on {Interface}")]
-    public static partial void Registered(ILogger logger, string instance, IPNetwork? subnet, IPNetwork? ipv6Subnet, IPAddress? publicIP, string @interface);
+    [LoggerMessage(3500, LogLevel.Information, "host-gw network {Instance}: lease {Subnets} acquired, public IP {PublicIP} on {Interface}")]
+    public static partial void Registered(ILogger logger, string instance, string subnets, IPAddress? publicIP, string @interface);
 
     [LoggerMessage(3501, LogLevel.Warning, "ignoring lease {Subnet}: backend type is \"{BackendType}\", not host-gw")]
     public static partial void ForeignLease(ILogger logger, IPNetwork? subnet, string? backendType);
