@@ -151,21 +151,40 @@ internal static partial class Daemon
     {
         if (s.UsesEtcd)
         {
-            var etcd = new EtcdLeaseRegistry(
-                new EtcdLeaseRegistryOptions
-                {
-                    Endpoints = s.EtcdEndpoints,
-                    Prefix = s.EtcdPrefix,
-                    CaFile = s.EtcdCaFile,
-                    CertFile = s.EtcdCertFile,
-                    KeyFile = s.EtcdKeyFile,
-                    Username = s.EtcdUsername,
-                    Password = s.EtcdPassword,
-                },
-                loggerFactory.CreateLogger<EtcdLeaseRegistry>());
+            EtcdLeaseRegistry etcd;
+            try
+            {
+                etcd = OpenEtcd(s, loggerFactory);
+            }
+            catch (FlannelConfigurationException ex) when (ex.Field is "CertFile" or "KeyFile" or "CaFile" or "Endpoints" or "Username" or "Password")
+            {
+                // The option names of EtcdLeaseRegistryOptions, as the flags an operator passes.
+                var flag = "--etcd-" + ex.Field.ToLowerInvariant();
+                throw new FlannelConfigurationException(flag, ex.Value, (ex.Rule ?? ex.Message).Replace("CertFile", "--etcd-certfile", StringComparison.Ordinal).Replace("KeyFile", "--etcd-keyfile", StringComparison.Ordinal), ex);
+            }
+
             return new Store(etcd, new LeaseManager(etcd, new LeaseManagerOptions { LoggerFactory = loggerFactory }));
         }
 
+        return await OpenEmbeddedStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
+    }
+
+    private static EtcdLeaseRegistry OpenEtcd(DaemonSettings s, ILoggerFactory loggerFactory) =>
+        new(
+            new EtcdLeaseRegistryOptions
+            {
+                Endpoints = s.EtcdEndpoints,
+                Prefix = s.EtcdPrefix,
+                CaFile = s.EtcdCaFile,
+                CertFile = s.EtcdCertFile,
+                KeyFile = s.EtcdKeyFile,
+                Username = s.EtcdUsername,
+                Password = s.EtcdPassword,
+            },
+            loggerFactory.CreateLogger<EtcdLeaseRegistry>());
+
+    private static async Task<Store> OpenEmbeddedStoreAsync(DaemonSettings s, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
         NetworkConfig fileConfig;
         string text;
         try

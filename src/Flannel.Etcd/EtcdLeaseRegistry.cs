@@ -726,15 +726,30 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     private static SslClientAuthenticationOptions TlsOptions(EtcdLeaseRegistryOptions options)
     {
         var ssl = new SslClientAuthenticationOptions { EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13 };
+
+        // Which file is being read, so the error names the one to fix rather than all three.
+        var reading = "CertFile";
+        var path = options.CertFile;
         try
         {
             if (options.CertFile is { } cert && options.KeyFile is { } key)
             {
+                foreach (var (field, file) in new[] { ("CertFile", cert), ("KeyFile", key) })
+                {
+                    (reading, path) = (field, file);
+                    if (!File.Exists(file))
+                    {
+                        throw new FileNotFoundException("no such file", file);
+                    }
+                }
+
+                (reading, path) = ("CertFile", cert);
                 ssl.ClientCertificates = [X509Certificate2.CreateFromPemFile(cert, key)];
             }
 
             if (options.CaFile is { } caFile)
             {
+                (reading, path) = ("CaFile", caFile);
                 var ca = new X509Certificate2Collection();
                 ca.ImportFromPemFile(caFile);
                 ssl.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
@@ -756,7 +771,8 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
-            throw new FlannelConfigurationException($"cannot load the etcd TLS files (CaFile {options.CaFile}, CertFile {options.CertFile}, KeyFile {options.KeyFile}): {ex.Message}", ex);
+            var why = ex is FileNotFoundException or DirectoryNotFoundException ? "no such file" : ex.Message;
+            throw new FlannelConfigurationException(reading, path, $"cannot load the etcd TLS {(reading == "CaFile" ? "CA certificate" : "client certificate and key")}: {why}", ex);
         }
 
         return ssl;

@@ -150,6 +150,18 @@ public sealed class EtcdInteropTests : IDisposable
         Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
     }
 
+    [Theory]
+    [InlineData("--etcd-certfile=/fln-nosuch/client.pem", "--etcd-keyfile=/fln-nosuch/client-key.pem", "flanneld: --etcd-certfile: invalid value \"/fln-nosuch/client.pem\": cannot load the etcd TLS client certificate and key: no such file")]
+    [InlineData("--etcd-cafile=/fln-nosuch/ca.pem", "--etcd-prefix=/coreos.com/network", "flanneld: --etcd-cafile: invalid value \"/fln-nosuch/ca.pem\": cannot load the etcd TLS CA certificate: no such file")]
+    [InlineData("--etcd-certfile=/fln-nosuch/client.pem", "--etcd-prefix=/coreos.com/network", "flanneld: --etcd-keyfile: a client certificate needs both --etcd-certfile and --etcd-keyfile")]
+    public void Etcd_tls_file_errors_name_the_flag_and_the_file(string flag1, string flag2, string expected)
+    {
+        // Before any connection: flanneld's flags, not EtcdLeaseRegistryOptions' property names, and only the bad file.
+        var (code, output) = FlanneldProcess.Run(["--etcd-endpoints", "https://127.0.0.1:1", flag1, flag2]);
+        Assert.True(code == 1, $"exit {code}: {output}");
+        Assert.Equal(expected, Assert.Single(output.Split('\n'), l => l.StartsWith("flanneld:", StringComparison.Ordinal)).TrimEnd());
+    }
+
     private static Task<long> Put(EtcdServer etcd, string key, string value, long lease = 0) => etcd.PutRawAsync(key, Encoding.UTF8.GetBytes(value), lease);
 
     private static Dictionary<string, string> Neighbours(TestNamespace ns, string dev) =>

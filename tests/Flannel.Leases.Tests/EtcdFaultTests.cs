@@ -217,6 +217,13 @@ public sealed class EtcdTlsTests
 
             var missing = Assert.Throws<FlannelConfigurationException>(() => new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = Path.Combine(dir, "nope.pem") }));
             Assert.Contains("nope.pem", missing.Message, StringComparison.Ordinal);
+            Assert.Equal(("CaFile", Path.Combine(dir, "nope.pem")), (missing.Field, missing.Value));
+
+            // The error names the one file that is wrong, not all three.
+            var noKey = Assert.Throws<FlannelConfigurationException>(() => new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CaFile = tls.CaFile, CertFile = tls.ClientCertFile, KeyFile = Path.Combine(dir, "nokey.pem") }));
+            Assert.Equal($"KeyFile: invalid value \"{Path.Combine(dir, "nokey.pem")}\": cannot load the etcd TLS client certificate and key: no such file", noKey.Message);
+            var notPem = Assert.Throws<FlannelConfigurationException>(() => new EtcdLeaseRegistry(new EtcdLeaseRegistryOptions { Endpoints = [server.Endpoint], CertFile = tls.CaFile + ".missing", KeyFile = tls.ClientKeyFile }));
+            Assert.Equal(("CertFile", tls.CaFile + ".missing"), (notPem.Field, notPem.Value));
         }
         finally
         {
