@@ -64,7 +64,7 @@ internal static partial class Daemon
         if (node.Completion.IsFaulted)
         {
             var error = node.Completion.Exception!.InnerException!;
-            Console.Error.WriteLine($"flanneld: {(error is FlannelException ? error.Message : Describe(error))}");
+            Console.Error.WriteLine($"flanneld: {OperatorMessage(error)}");
             return 1;
         }
 
@@ -299,6 +299,24 @@ internal static partial class Daemon
             .AddFilter("Microsoft.Extensions.Hosting", verbosity > 0 ? LogLevel.Debug : LogLevel.None)
             .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning)
             .AddProvider(new StderrLoggerProvider(stackTraces: verbosity > 0)));
+
+    /// <summary>
+    /// The last line of a failed run: a Flannel.Net error's message as is, anything else with its type; when the kernel
+    /// refused for lack of privileges (EPERM/EACCES from netlink), what flanneld needs.
+    /// </summary>
+    public static string OperatorMessage(Exception ex)
+    {
+        var text = ex is FlannelException ? ex.Message : Describe(ex);
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is Flannel.Netlink.NetlinkException { Error: Flannel.Netlink.Errno.EPERM or Flannel.Netlink.Errno.EACCES } nl)
+            {
+                return text + (nl.Operation == "setns" ? "; --netns needs root (CAP_SYS_ADMIN)" : "; flanneld needs root, or CAP_NET_ADMIN and CAP_NET_RAW");
+            }
+        }
+
+        return text;
+    }
 
     private static string Describe(Exception ex) => ex switch
     {

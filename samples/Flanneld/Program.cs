@@ -75,7 +75,7 @@ catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
 }
 catch (FlannelException ex)
 {
-    Console.Error.WriteLine($"flanneld: {ex.Message}");
+    Console.Error.WriteLine($"flanneld: {Daemon.OperatorMessage(ex)}");
     return 1;
 }
 catch (UnauthorizedAccessException ex)

@@ -437,6 +437,29 @@ public sealed class DaemonTests : IDisposable
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
+    [PrivilegedFact]
+    public void Missing_net_admin_is_one_line_saying_what_flanneld_needs()
+    {
+        using var ns = TestNamespace.Create("dcap");
+        ns.Ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
+        ns.Ip("addr", "add", "198.18.0.1/24", "dev", "eth0");
+        ns.Ip("link", "set", "eth0", "up");
+        string[] args =
+        [
+            "--bounding-set=-net_admin", "--", FlanneldProcess.BinaryPath,
+            "--netns", ns.Name, "--iface", "eth0", "--net-config-path", NetConf("vxlan"), "--datastore-path", Datastore,
+            "--subnet-file", Path.Combine(_work, "subnet.env"), "--state-dir", Path.Combine(_work, "state"),
+        ];
+
+        // Root without CAP_NET_ADMIN (as a unit without AmbientCapabilities would run it): the kernel says EPERM.
+        using var p = FlanneldProcess.Start(args, binary: "setpriv");
+        Assert.Equal(1, p.WaitForExit(TimeSpan.FromSeconds(60)));
+        var line = Assert.Single(ErrorLines(p.Output));
+        Assert.Contains("EPERM", line, StringComparison.Ordinal);
+        Assert.EndsWith("; flanneld needs root, or CAP_NET_ADMIN and CAP_NET_RAW", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", p.Output, StringComparison.Ordinal);
+    }
+
     private static bool RouteProgrammed(DaemonNode node, string backend, IPNetwork peer, IPAddress peerHost)
     {
         var routes = node.RoutesText();
