@@ -363,6 +363,12 @@ internal static partial class Daemon
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
+                // The node's "Node failed" is what the daemon's last line says; below -v 1 it is said once, there.
+                if (!stackTraces && eventId.Id == 7009 && category.StartsWith("Flannel.Node", StringComparison.Ordinal))
+                {
+                    return;
+                }
+
                 var sb = new System.Text.StringBuilder(160);
                 sb.Append(DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture))
                     .Append(logLevel switch
