@@ -7,6 +7,23 @@ using Flannel.Netlink;
 
 namespace Flannel.Vxlan;
 
+/// <summary>
+/// An address as a table key: two 8-byte halves (a <see cref="UInt128"/> field would make every dictionary entry
+/// 16-byte aligned, and 1,000 peers' route table large-object-heap sized).
+/// </summary>
+internal readonly record struct AddressKey(ulong High, ulong Low)
+{
+    public static implicit operator AddressKey(UInt128 value) => new((ulong)(value >> 64), (ulong)value);
+}
+
+/// <summary>What a peer's route must be: its gateway, prefix length and kind.</summary>
+internal readonly record struct RouteWant(AddressKey Gateway, byte Prefix, bool Direct)
+{
+    /// <summary>Whether a kernel route to the subnet's address is this one: onlink via the VTEP on the device, or (direct) via the public IP elsewhere.</summary>
+    public bool Matches(int prefix, AddressKey gateway, bool onDevice, bool onLink) =>
+        prefix == Prefix && gateway == Gateway && (Direct ? !onDevice : onDevice && onLink);
+}
+
 /// <summary>Addresses and MACs as value keys, read from wire bytes or objects without allocating.</summary>
 internal static class KernelKeys
 {
@@ -57,7 +74,7 @@ internal sealed class ExpectedKernelState
         Fdb = new(programmed.Count);
         foreach (var (subnet, plan) in programmed)
         {
-            Routes[(KernelKeys.Address(subnet.BaseAddress), subnet.PrefixLength)] = (KernelKeys.Address(plan.Route.Gateway), plan.Route.Direct);
+            Routes[KernelKeys.Address(subnet.BaseAddress)] = new RouteWant(KernelKeys.Address(plan.Route.Gateway), (byte)subnet.PrefixLength, plan.Route.Direct);
             if (plan.Neighbor is { } n)
             {
                 Neighbors[KernelKeys.Address(n.Address)] = KernelKeys.Mac(n.Mac);
@@ -74,14 +91,14 @@ internal sealed class ExpectedKernelState
         RouteCount = programmed.Count;
     }
 
-    /// <summary>(destination, prefix length) → (gateway, direct).</summary>
-    public Dictionary<(UInt128 Destination, int Prefix), (UInt128 Gateway, bool Direct)> Routes { get; }
+    /// <summary>Subnet address → the route it needs (a route of another prefix length to the same address is not ours).</summary>
+    public Dictionary<AddressKey, RouteWant> Routes { get; }
 
     /// <summary>VTEP address → MAC.</summary>
-    public Dictionary<UInt128, ulong> Neighbors { get; }
+    public Dictionary<AddressKey, ulong> Neighbors { get; }
 
     /// <summary>VTEP MAC → underlay address.</summary>
-    public Dictionary<ulong, UInt128> Fdb { get; }
+    public Dictionary<ulong, AddressKey> Fdb { get; }
 
     /// <summary>Plans (one route each). When two plans share a key, the counts exceed the table sizes and no dump can match.</summary>
     public int RouteCount { get; }
@@ -157,10 +174,7 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
             return;
         }
 
-        var key = (KernelKeys.Address(route.Destination), route.DestinationLength);
-        var gateway = KernelKeys.Address(route.Gateway);
-        if (!_expected.Routes.TryGetValue(key, out var want) ||
-            gateway != want.Gateway || (want.Direct ? onDevice : !onDevice || !route.OnLink))
+        if (!_expected.Routes.TryGetValue(KernelKeys.Address(route.Destination), out var want) || !want.Matches(route.DestinationLength, KernelKeys.Address(route.Gateway), onDevice, route.OnLink))
         {
             Mismatch ??= "a route in the overlay differs";
             return;

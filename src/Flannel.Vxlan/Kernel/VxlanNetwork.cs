@@ -779,7 +779,7 @@ internal sealed class VxlanNetwork : INetwork
                 case LinkEvent { Change: RtnetlinkChange.Added } le when le.Link.Index == f.Index && !le.Link.IsUp:
                     return $"device {f.Spec.Name} down"; // IPv4 drops the device's routes without telling anyone
                 case RouteEvent re when re.Route.Table == RouteTables.Main &&
-                    expected.Routes.TryGetValue((KernelKeys.Address(re.Route.Destination.BaseAddress), re.Route.Destination.PrefixLength), out var want):
+                    expected.Routes.TryGetValue(KernelKeys.Address(re.Route.Destination.BaseAddress), out var want) && want.Prefix == re.Route.Destination.PrefixLength:
                     if (re.Change == RtnetlinkChange.Removed)
                     {
                         return $"route {re.Route.Destination} deleted";
@@ -787,9 +787,8 @@ internal sealed class VxlanNetwork : INetwork
 
                     // Whoever wrote it, a route to a peer's subnet that is not ours replaced ours (or sits beside it, and the
                     // reconcile finds nothing to do).
-                    var onDevice = re.Route.OutputInterface == f.Index;
-                    if (re.Route.Type != RouteType.Unicast || re.Route.Gateway is not { } gw || KernelKeys.Address(gw) != want.Gateway ||
-                        (want.Direct ? onDevice : !onDevice || !re.Route.OnLink))
+                    if (re.Route.Type != RouteType.Unicast || re.Route.Gateway is not { } gw ||
+                        !want.Matches(re.Route.Destination.PrefixLength, KernelKeys.Address(gw), re.Route.OutputInterface == f.Index, re.Route.OnLink))
                     {
                         return $"route {re.Route.Destination} replaced";
                     }
