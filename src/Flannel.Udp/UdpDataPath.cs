@@ -730,6 +730,11 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
 
             if (r > 0 && _rmsgs[0].Length == 0 && _rmsgs[0].Header.NameLength == 0)
             {
+                if (_stopping)
+                {
+                    return; // Dispose shut it down
+                }
+
                 // A shut-down socket "receives" empty messages from nobody at once, for ever (a real empty datagram
                 // has a source address): a fault, not traffic.
                 if (_receiveError == 0)

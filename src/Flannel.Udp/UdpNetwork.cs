@@ -45,7 +45,6 @@ internal sealed class UdpNetwork : INetwork
     private long _sendErrorsSeen;
     private long _egressSeen;
     private string? _sendProblem;
-    private int _checks;
     private bool _stopped;
 
     public UdpNetwork(Lease lease, UdpSetup setup, UdpDataPath dataPath, int tunIndex, RtnetlinkClient rtnl, NetworkNamespace? ns, BackendContext context, UdpBackendOptions options, ILogger logger)
@@ -71,9 +70,6 @@ internal sealed class UdpNetwork : INetwork
 
     /// <summary>The current forwarder (for diagnostics and tests; replaced when the data path is rebuilt).</summary>
     internal UdpDataPath DataPath => Volatile.Read(ref _dataPath);
-
-    /// <summary>Completed health checks (diagnostics and tests).</summary>
-    internal int CheckCount => Volatile.Read(ref _checks);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -142,10 +138,6 @@ internal sealed class UdpNetwork : INetwork
                 Log.RepairFailed(_logger, ex, problem);
                 _context.DataPath?.ReportProblem(problem, ex);
                 return false;
-            }
-            finally
-            {
-                Interlocked.Increment(ref _checks);
             }
 
             if (found.Count > 0)
