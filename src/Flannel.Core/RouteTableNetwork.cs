@@ -158,8 +158,7 @@ public sealed class RouteTableNetwork : INetwork
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
-        _resources?.Dispose();
-        _gate.Dispose();
+        _resources?.Dispose(); // the gate is not disposed: a check racing the disposal must not fault RunAsync
         return ValueTask.CompletedTask;
     }
 

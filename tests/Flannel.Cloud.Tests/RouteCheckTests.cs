@@ -1,7 +1,10 @@
 using Flannel.Cloud.Tests.Ali;
 using Flannel.Cloud.Tests.Aws;
 using Flannel.Cloud.Tests.Gce;
+using System.Net;
+using Flannel.Cloud.Aws;
 using Flannel.Cloud.Tests.Infrastructure;
+using Flannel.Node;
 using Xunit;
 
 namespace Flannel.Cloud.Tests;
@@ -50,6 +53,63 @@ public sealed class RouteCheckTests
         await run.CancelAsync();
         await running.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         h.AssertNoSecret(problem.Cause);
+    }
+
+    [Fact]
+    public async Task Aws_under_a_FlannelNode_the_refused_route_is_one_DataPathDegraded_then_DataPathRestored_and_the_node_stays_Ready()
+    {
+        await using var h = new AwsHarness();
+        h.Options.RouteCheckInterval = Interval;
+        h.Options.RouteCheckRetryDelay = TimeSpan.FromMilliseconds(50);
+        h.Options.ThrottleAttempts = 2;
+        var ct = TestContext.Current.CancellationToken;
+        var config = NetworkConfig.Parse("""{"Network":"10.20.0.0/16","Backend":{"Type":"aws-vpc"}}""");
+        using var registry = new InMemoryLeaseRegistry(config);
+        await using var node = new FlannelNode(
+            new FlannelNodeOptions
+            {
+                InstanceName = "aws",
+                NodeName = "aws",
+                NetworkConfig = config,
+                Interface = new InterfaceSelection { Explicit = new ExternalInterface { Name = "ens5", Index = 2, Mtu = 9001, Address = IPAddress.Parse("10.0.1.5") } },
+            },
+            new FlannelNodeServices { SubnetManager = new LeaseManager(registry), Backends = [new AwsVpcBackendFactory(h.Options)], LoggerFactory = h.Logs });
+        await using var events = node.WatchEventsAsync(ct).GetAsyncEnumerator(ct);
+        await node.StartAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        var subnet = node.CurrentLease!.Subnet!.Value.ToString();
+        var table = h.Ec2.Table("rtb-22");
+        h.Ec2.Locked(() =>
+        {
+            table.Routes.RemoveAll(r => r.Destination == subnet);
+            h.Ec2.Inject.AddRange(Enumerable.Repeat(("CreateRoute", "RequestLimitExceeded", 503), 4));
+        });
+
+        async Task<NodeEvent> Next(NodeEventKind kind)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            while (await events.MoveNextAsync().AsTask().WaitAsync(timeout.Token))
+            {
+                if (events.Current.Kind == kind)
+                {
+                    return events.Current;
+                }
+            }
+
+            throw new InvalidOperationException($"the node's events ended before {kind}");
+        }
+
+        // Two checks fail (throttled on both attempts of each), one event; the third check puts the route back.
+        var degraded = await Next(NodeEventKind.DataPathDegraded);
+        Assert.StartsWith($"data path degraded: the route for subnet {subnet} → eni-aaa could not be programmed in VPC route table rtb-22: the cloud API call failed: EC2 CreateRoute failed: RequestLimitExceeded", degraded.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(NodeState.Ready, node.State);
+        await Next(NodeEventKind.DataPathRestored);
+        Assert.Null(node.DataPathProblem);
+        Assert.Equal(NodeState.Ready, node.State);
+        Assert.False(node.Completion.IsCompleted);
+        h.Ec2.Locked(() => Assert.Single(table.Routes, r => r.Destination == subnet && r.EniId == "eni-aaa"));
+        Assert.Single(h.Logs.Lines, l => l.Contains("[7016]", StringComparison.Ordinal));
+        await node.StopAsync(ct);
     }
 
     [Fact]
