@@ -37,7 +37,34 @@ internal static class ShareBench
         var start = ByteString.CopyFromUtf8(Prefix + "/subnets/");
         var end = ByteString.CopyFromUtf8(Prefix + "/subnets0");
 
-        Console.WriteLine("| measurement | allocated (median) | min | max | per lease and reader |");
+        // Live memory: a new registry (its connection, TTL and decode caches) with one reader's snapshot held, then
+        // with N readers' snapshots held at once (readers keep their lists in caches), against none at all.
+        await Task.Delay(1000); // let the seeding's connections and buffers settle
+        var live0 = Settled();
+        var fresh = new EtcdLeaseRegistry(options);
+        var held = new List<LeaseSnapshot> { await fresh.ListAsync(default) };
+        var live1 = Settled();
+        for (var i = 1; i < readers; i++)
+        {
+            held.Add(await fresh.ListAsync(default));
+        }
+
+        var liveN = Settled();
+        var distinct = held.SelectMany(s => s.Leases).Distinct(ReferenceEqualityComparer.Instance).Count();
+        var total = held.Sum(s => s.Leases.Count);
+        Console.WriteLine("| live memory (GC.GetTotalMemory after full collections) | retained | Lease objects |");
+        Console.WriteLine("|---|---|---|");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| a new registry and 1 reader's snapshot | {Kb(live1 - live0)} | {held[0].Leases.Count} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| a new registry and {readers} readers' snapshots | {Kb(liveN - live0)} | {distinct} distinct for {total} entries |"));
+        held.RemoveRange(1, held.Count - 1);
+        var liveBack = Settled();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| freed when {readers - 1} of the {readers} readers drop their snapshots (what they alone retained) | {Kb(liveN - liveBack)} | |"));
+        Console.WriteLine();
+        GC.KeepAlive(held);
+        fresh.Dispose();
+        held.Clear();
+
+        Console.WriteLine("| allocation (GC.GetTotalAllocatedBytes, process) | median | min | max | per lease and reader |");
         Console.WriteLine("|---|---|---|---|---|");
         var anchor = await Rounds(rounds, async () =>
         {
@@ -55,11 +82,12 @@ internal static class ShareBench
         });
         Row($"{readers} readers take a snapshot of {leases} leases (warm registry)", lists, leases * readers);
 
-        // A renewal wave: every lease re-put (same etcd lease, a new VTEP MAC); N watchers started before the wave
-        // replay it from etcd's history, so only the watchers' work is measured.
+        // A renewal wave: every lease re-put (same etcd lease, a new VTEP MAC), then N watchers started before the
+        // wave replay it from etcd's history (they are the first to see the new versions), then N readers list them.
         var waves = new List<long>();
         var rawWaves = new List<long>();
-        for (var round = 0; round < Math.Max(3, rounds / 3); round++)
+        var afterWaves = new List<long>();
+        for (var round = 0; round < rounds; round++)
         {
             var before = (await registry.ListAsync(default)).Revision;
             var mac = $"c6:d2:32:6f:{round / 256:x2}:{round % 256:x2}";
@@ -70,7 +98,6 @@ internal static class ShareBench
                 var current = await raw.GetAsync(new RangeRequest { Key = ByteString.CopyFromUtf8(key) }, cancellationToken: ct);
                 await raw.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFrom(lease.Attributes.ToUtf8Json()), Lease = current.Kvs[0].Lease }, cancellationToken: ct);
             });
-            await registry.ListAsync(default); // not measured: a lister that sees the wave first (TTLs are cached)
             GC.Collect();
             var a0 = GC.GetTotalAllocatedBytes(precise: true);
             await Task.WhenAll(Enumerable.Range(0, readers).Select(_ => ConsumeRaw(raw, start, end, before, leases)));
@@ -79,27 +106,28 @@ internal static class ShareBench
             a0 = GC.GetTotalAllocatedBytes(precise: true);
             await Task.WhenAll(Enumerable.Range(0, readers).Select(_ => Consume(registry, before, leases)));
             waves.Add(GC.GetTotalAllocatedBytes(precise: true) - a0);
+            GC.Collect();
+            a0 = GC.GetTotalAllocatedBytes(precise: true);
+            await Task.WhenAll(Enumerable.Range(0, readers).Select(_ => registry.ListAsync(default).AsTask()));
+            afterWaves.Add(GC.GetTotalAllocatedBytes(precise: true) - a0);
         }
 
         Row($"anchor: {readers} raw watch streams (dotnet-etcd, prev_kv) replay the wave of {leases} puts", rawWaves, leases * readers);
-        Row($"{readers} watchers receive a wave of {leases} puts", waves, leases * readers);
+        Row($"{readers} watchers receive the wave of {leases} puts (the first to see the new versions)", waves, leases * readers);
+        Row($"{readers} readers then take a snapshot", afterWaves, leases * readers);
 
-        // Live memory: what N snapshots held at once cost (the readers keep their lists in caches).
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        var live0 = GC.GetTotalMemory(forceFullCollection: true);
-        var held = new List<LeaseSnapshot>();
-        for (var i = 0; i < readers; i++)
+        return 0;
+    }
+
+    private static long Settled()
+    {
+        for (var i = 0; i < 3; i++)
         {
-            held.Add(await registry.ListAsync(default));
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
         }
 
-        var live1 = GC.GetTotalMemory(forceFullCollection: true);
-        var distinct = held.SelectMany(s => s.Leases).Distinct(ReferenceEqualityComparer.Instance).Count();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| live: {readers} snapshots held at once | {Kb(live1 - live0)} | | | {distinct} distinct Lease objects for {held.Sum(s => s.Leases.Count)} entries |"));
-        GC.KeepAlive(held);
-        return 0;
+        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     private static async Task Consume(EtcdLeaseRegistry registry, long after, int count)
