@@ -13,8 +13,8 @@ namespace Flannel.Etcd;
 /// A cached lease is served only for the same key, the same <c>mod_revision</c> and the same value bytes (compared,
 /// not assumed), with the same expiration: decoding is a function of exactly these, so a hit can never be stale,
 /// whatever happened to the store. A recreated etcd can reuse a revision for another value under the same key, and
-/// a single-member etcd recreated with the same name, peer URLs and cluster token even keeps its cluster id (its ids
-/// are derived from those), so identity alone cannot be trusted to tell the stores apart.
+/// a single-member etcd recreated with the same peer URLs and cluster token even keeps its cluster id (etcd derives
+/// the member and cluster ids from those), so identity alone cannot be trusted to tell the stores apart.
 /// </para>
 /// <para>
 /// The cache follows one store identity, a generation: it is emptied when a response comes from another cluster id,

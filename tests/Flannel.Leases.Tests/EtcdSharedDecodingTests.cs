@@ -226,7 +226,7 @@ public sealed class EtcdRecreatedStoreDecodingTests
 
         // The store loses everything and is written again, up to the same revision, before the registry looks:
         // the same key at the same mod_revision now holds another value. (A single-member etcd recreated with the
-        // same name and peer URLs even keeps its cluster id, so only the value bytes can tell.)
+        // same peer URLs and cluster token even keeps its cluster id, so only the value bytes can tell.)
         await RecreateEmptyAsync(server);
         Assert.Equal(revision, await FillToAsync(server, revision, EtcdSharedDecodingTests.Value("198.18.0.2", "c6:d2:32:6f:8f:02")));
         var fresh = Assert.Single((await Eventually(() => r.ListAsync(L.Timeout()))).Leases);
