@@ -69,6 +69,11 @@ public sealed class AliApiException : FlannelException
     /// <summary>True for codes Alibaba documents as "retry later" (TaskConflict, IncorrectRouteEntryStatus, throttling) and 5xx.</summary>
     public override bool IsTransient => TransientCodes.Contains(Code) || (int)StatusCode >= 500;
 
+    /// <inheritdoc />
+    public override bool IsCredentialsError =>
+        IsPermissionDenied || Code.StartsWith("InvalidAccessKeyId", StringComparison.Ordinal) || Code.StartsWith("InvalidSecurityToken", StringComparison.Ordinal)
+        || Code is "SignatureDoesNotMatch" or "IncompleteSignature";
+
     /// <summary>True when the code says the caller lacks a RAM permission.</summary>
     public bool IsPermissionDenied => Code.StartsWith("Forbidden", StringComparison.Ordinal) || Code.StartsWith("NoPermission", StringComparison.Ordinal);
 

@@ -52,7 +52,11 @@ internal sealed class AliVpcBackend : IBackend
             await RemoveStaleEntriesAsync(table, instanceId, subnet, cancellationToken).ConfigureAwait(false);
             var own = new OverlayRoute(subnet) { NextHop = instanceId };
             await table.ReplaceAsync(own, cancellationToken).ConfigureAwait(false);
-            return new RouteTableNetwork(lease, _context.Interface.Mtu, [table], own, http);
+            return new RouteTableNetwork(_context, lease, _context.Interface.Mtu, [table], own, http)
+            {
+                ReconcileInterval = _options.RouteCheckInterval,
+                RetryDelay = _options.RouteCheckRetryDelay,
+            };
         }
         catch
         {

@@ -30,6 +30,9 @@ internal sealed class AliVpcRouteTable : IRouteTable
 
     public string RouteTableId { get; }
 
+    /// <summary>How messages name the table.</summary>
+    public override string ToString() => "VPC route table " + RouteTableId;
+
     public async ValueTask<IReadOnlyList<OverlayRoute>> ListAsync(CancellationToken cancellationToken)
     {
         var entries = await RetryAsync("DescribeRouteEntryList", Deadline(), ct => _client.DescribeRouteEntryListAsync(RouteTableId, null, ct), cancellationToken).ConfigureAwait(false);

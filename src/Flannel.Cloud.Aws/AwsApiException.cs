@@ -62,5 +62,9 @@ public sealed class AwsApiException : FlannelException
     public bool IsPermissionDenied => Code is "UnauthorizedOperation" or "AuthFailure";
 
     /// <inheritdoc />
+    public override bool IsCredentialsError =>
+        IsPermissionDenied || Code is "InvalidClientTokenId" or "ExpiredToken" or "RequestExpired" or "SignatureDoesNotMatch" or "IncompleteSignature" or "MissingAuthenticationToken" or "OptInRequired";
+
+    /// <inheritdoc />
     public override bool IsTransient => Code is "RequestLimitExceeded" or "Throttling" or "InternalError" or "Unavailable" || (int)StatusCode >= 500;
 }

@@ -69,7 +69,11 @@ internal sealed class AwsVpcBackend : IBackend
                 tables.Add(table);
             }
 
-            return new RouteTableNetwork(lease, _context.Interface.Mtu, tables, own, client);
+            return new RouteTableNetwork(_context, lease, _context.Interface.Mtu, tables, own, client)
+            {
+                ReconcileInterval = _options.RouteCheckInterval,
+                RetryDelay = _options.RouteCheckRetryDelay,
+            };
         }
         catch
         {

@@ -24,6 +24,9 @@ internal sealed class AwsVpcRouteTable : IRouteTable
 
     public string RouteTableId { get; }
 
+    /// <summary>How messages name the table.</summary>
+    public override string ToString() => "VPC route table " + RouteTableId;
+
     public async ValueTask<IReadOnlyList<OverlayRoute>> ListAsync(CancellationToken cancellationToken)
     {
         var routes = await DescribeAsync(null, cancellationToken).ConfigureAwait(false);

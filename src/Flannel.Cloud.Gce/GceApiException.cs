@@ -54,6 +54,10 @@ public sealed class GceApiException : FlannelException
     public bool IsQuotaExceeded => Reason is "QUOTA_EXCEEDED" or "quotaExceeded";
 
     /// <inheritdoc />
+    public override bool IsCredentialsError =>
+        StatusCode == HttpStatusCode.Unauthorized || (StatusCode == HttpStatusCode.Forbidden && Reason is not ("rateLimitExceeded" or "userRateLimitExceeded"));
+
+    /// <inheritdoc />
     public override bool IsTransient =>
         StatusCode == HttpStatusCode.TooManyRequests || (int)StatusCode >= 500 || Reason is "rateLimitExceeded" or "userRateLimitExceeded";
 }

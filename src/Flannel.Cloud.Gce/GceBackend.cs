@@ -51,7 +51,11 @@ internal sealed class GceBackend : IBackend
             var table = new GceRouteTable(compute, project, networkLink, _logger);
             var own = new OverlayRoute(subnet) { NextHop = instanceLink };
             await table.ReplaceAsync(own, cancellationToken).ConfigureAwait(false);
-            return new RouteTableNetwork(lease, _context.Interface.Mtu, [table], own, http);
+            return new RouteTableNetwork(_context, lease, _context.Interface.Mtu, [table], own, http)
+            {
+                ReconcileInterval = _options.RouteCheckInterval,
+                RetryDelay = _options.RouteCheckRetryDelay,
+            };
         }
         catch
         {

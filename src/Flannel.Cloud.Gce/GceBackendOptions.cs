@@ -27,8 +27,28 @@ public sealed class GceBackendOptions
     /// <summary>How long one HTTP call may take (default 30 s).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often the running network checks the node's route and puts it back when it was deleted or changed (a
+    /// check that cannot program it is a degraded data path, see <see cref="RouteTableNetwork"/>);
+    /// <see cref="Timeout.InfiniteTimeSpan"/> programs it only at start, as flannel did. Default: 5 minutes.
+    /// </summary>
+    public TimeSpan RouteCheckInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The first retry after a route check failed, doubled per further failure up to <see cref="RouteCheckInterval"/> (default 10 s).</summary>
+    public TimeSpan RouteCheckRetryDelay { get; set; } = TimeSpan.FromSeconds(10);
+
     internal void Validate()
     {
+        if (RouteCheckInterval <= TimeSpan.Zero && RouteCheckInterval != Timeout.InfiniteTimeSpan)
+        {
+            throw new FlannelConfigurationException(nameof(RouteCheckInterval), RouteCheckInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture), "must be positive, or Timeout.InfiniteTimeSpan to program the route only at start");
+        }
+
+        if (RouteCheckRetryDelay <= TimeSpan.Zero || RouteCheckRetryDelay > TimeSpan.FromDays(1))
+        {
+            throw new FlannelConfigurationException(nameof(RouteCheckRetryDelay), RouteCheckRetryDelay.ToString("c", System.Globalization.CultureInfo.InvariantCulture), "must be positive and at most a day");
+        }
+
         ArgumentNullException.ThrowIfNull(MetadataEndpoint);
         ArgumentNullException.ThrowIfNull(ComputeEndpoint);
         if (OperationMaxPolls < 1 || RetryAttempts < 1)

@@ -26,6 +26,9 @@ internal sealed class GceRouteTable : IRouteTable
         _logger = logger;
     }
 
+    /// <summary>How messages name the table: the project's routes of the network.</summary>
+    public override string ToString() => $"the routes of project {_project} (network {_networkLink[(_networkLink.LastIndexOf('/') + 1)..]})";
+
     /// <summary>flannel's route name for a subnet.</summary>
     public static string RouteName(IPNetwork destination)
     {

@@ -25,4 +25,10 @@ public class FlannelException : Exception
 
     /// <summary>True when retrying the same operation later may succeed (a store outage, a lost race).</summary>
     public virtual bool IsTransient => false;
+
+    /// <summary>
+    /// True when the failure is about credentials: none found, wrong, expired or revoked keys or tokens, or
+    /// credentials that lack a permission the call needs (a cloud's IAM or RAM policy).
+    /// </summary>
+    public virtual bool IsCredentialsError => false;
 }

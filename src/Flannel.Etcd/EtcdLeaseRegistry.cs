@@ -35,6 +35,7 @@ namespace Flannel.Etcd;
 public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 {
     private const string SubnetsDir = "/subnets/";
+    private static readonly TimeSpan TtlJitter = TimeSpan.FromSeconds(2);
     private readonly EtcdLeaseRegistryOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -49,6 +50,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly ByteString _subnetsKey;
     private readonly ByteString _subnetsEnd;
     private readonly ConcurrentDictionary<long, (DateTimeOffset Expiry, DateTimeOffset CheckedAt, bool Own)> _ttlCache = new();
+    private readonly DecodedLeases _decoded = new();
     private readonly SemaphoreSlim _authLock = new(1, 1);
     private volatile string? _token;
 
@@ -99,6 +101,9 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         _auth = connection.AuthClient;
     }
 
+    /// <summary>How many key versions this registry holds decoded (tests).</summary>
+    internal int DecodedCount => _decoded.Count;
+
     /// <summary>The normalised key prefix (no trailing slash).</summary>
     public string Prefix => _prefix;
 
@@ -141,28 +146,35 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<LeaseSnapshot> ListAsync(CancellationToken cancellationToken)
+    public async ValueTask<LeaseSnapshot> ListAsync(CancellationToken cancellationToken) =>
+        (await ListCoreAsync(cancellationToken).ConfigureAwait(false)).Snapshot;
+
+    /// <summary>Lists the leases, sharing decoded ones with every reader of this registry; also returns the generation.</summary>
+    private async Task<(LeaseSnapshot Snapshot, long Generation)> ListCoreAsync(CancellationToken cancellationToken)
     {
+        var floor = _decoded.Revision;
         var resp = await Call("list", _prefix + SubnetsDir, (h, d, ct) => _kv.RangeAsync(new RangeRequest { Key = _subnetsKey, RangeEnd = _subnetsEnd }, h, d, ct), cancellationToken).ConfigureAwait(false);
-        var decoded = new List<(KeyValue Kv, IPNetwork Subnet, IPNetwork? V6, LeaseAttributes Attrs)>(resp.Kvs.Count);
+        var generation = Observe(resp.Header, floor);
+        var revision = resp.Header.Revision;
+        _decoded.Expect(resp.Kvs.Count);
+        var pending = new List<Pending>(resp.Kvs.Count);
         foreach (var kv in resp.Kvs)
         {
-            if (TryDecode(kv, removal: false, out var subnet, out var v6, out var attrs))
+            if (Lookup(kv, listedAt: revision) is { } p)
             {
-                decoded.Add((kv, subnet, v6, attrs));
+                pending.Add(p);
             }
         }
 
-        var expirations = await ExpirationsAsync(decoded.Select(d => d.Kv.Lease), cancellationToken).ConfigureAwait(false);
-        var leases = decoded.Select(d => new Lease
+        var expirations = await ExpirationsAsync(pending, cancellationToken).ConfigureAwait(false);
+        var leases = new List<Lease>(pending.Count);
+        foreach (var p in pending)
         {
-            Subnet = d.Subnet,
-            IPv6Subnet = d.V6,
-            Attributes = d.Attrs,
-            Expiration = d.Kv.Lease == 0 ? null : expirations[d.Kv.Lease],
-            Revision = d.Kv.ModRevision,
-        }).ToList();
-        return new LeaseSnapshot(leases, resp.Header.Revision);
+            leases.Add(Complete(p, expirations, generation, listedAt: revision));
+        }
+
+        _decoded.Sweep(revision, generation);
+        return (new LeaseSnapshot(leases, revision), generation);
     }
 
     /// <inheritdoc />
@@ -279,7 +291,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
     private async Task PumpWatch(long afterRevision, ChannelWriter<LeaseWatchResult> writer, CancellationToken ct)
     {
-        var rev = afterRevision;
+        var position = new WatchPosition { Revision = afterRevision };
         var delay = _options.ReconnectMinDelay;
         try
         {
@@ -287,8 +299,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
             {
                 try
                 {
-                    var (newRev, healthy) = await WatchOnce(rev, writer, ct).ConfigureAwait(false);
-                    rev = newRev;
+                    var healthy = await WatchOnce(position, writer, ct).ConfigureAwait(false);
                     if (healthy)
                     {
                         delay = _options.ReconnectMinDelay;
@@ -307,7 +318,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
                         return;
                     }
 
-                    Log.WatchFailed(_logger, ex, _prefix, rev, delay);
+                    Log.WatchFailed(_logger, ex, _prefix, position.Revision, delay);
                 }
 
                 await Task.Delay(delay, _time, ct).ConfigureAwait(false);
@@ -327,13 +338,13 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
-    /// <summary>One watch stream; returns the revision reached and whether the stream was established.</summary>
-    private async Task<(long Revision, bool Healthy)> WatchOnce(long rev, ChannelWriter<LeaseWatchResult> writer, CancellationToken ct)
+    /// <summary>One watch stream from <paramref name="position"/>, which it advances; returns whether the stream was established.</summary>
+    private async Task<bool> WatchOnce(WatchPosition position, ChannelWriter<LeaseWatchResult> writer, CancellationToken ct)
     {
         var headers = await HeadersAsync(ct).ConfigureAwait(false) ?? [];
         headers.Add("hasleader", "true"); // etcd's WithRequireLeader: the stream fails when the member loses its leader
         using var call = _watch.Watch(headers, cancellationToken: ct);
-        var create = new WatchCreateRequest { Key = _subnetsKey, RangeEnd = _subnetsEnd, StartRevision = rev + 1, PrevKv = true, ProgressNotify = true };
+        var create = new WatchCreateRequest { Key = _subnetsKey, RangeEnd = _subnetsEnd, StartRevision = position.Revision + 1, PrevKv = true, ProgressNotify = true };
         await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = create }, ct).ConfigureAwait(false);
         var healthy = false;
         while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
@@ -341,8 +352,9 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
             var resp = call.ResponseStream.Current;
             if (resp.CompactRevision != 0 || (resp.Canceled && resp.CancelReason.Contains("compacted", StringComparison.OrdinalIgnoreCase)))
             {
-                Log.WatchCompacted(_logger, _prefix, rev, resp.CompactRevision);
-                return (await Resync(writer, ct).ConfigureAwait(false), true);
+                Log.WatchCompacted(_logger, _prefix, position.Revision, resp.CompactRevision);
+                await Resync(position, writer, ct).ConfigureAwait(false);
+                return true;
             }
 
             if (resp.Canceled)
@@ -350,16 +362,29 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
                 throw new WatchCanceledException($"etcd canceled the watch on {_prefix}{SubnetsDir}: {resp.CancelReason}");
             }
 
+            // Every response is checked against the store this watch follows: a revision below the position, or a
+            // generation change (another cluster id, or a revision going back seen by any reader of this registry),
+            // means the position belongs to a store that is gone, and only a new listing is right.
+            var generation = Observe(resp.Header, position.Revision);
+            if (resp.Header.Revision < position.Revision)
+            {
+                Log.StoreReset(_logger, resp.Header.Revision, position.Revision);
+                await Resync(position, writer, ct).ConfigureAwait(false);
+                return true;
+            }
+
+            if (position.Generation != 0 && generation != position.Generation)
+            {
+                Log.WatchStoreReplaced(_logger, _prefix, position.Revision);
+                await Resync(position, writer, ct).ConfigureAwait(false);
+                return true;
+            }
+
+            position.Generation = generation;
             if (resp.Created)
             {
                 healthy = true;
-                if (resp.Header.Revision < rev)
-                {
-                    Log.StoreReset(_logger, resp.Header.Revision, rev);
-                    return (await Resync(writer, ct).ConfigureAwait(false), true);
-                }
-
-                Log.WatchEstablished(_logger, _prefix, rev);
+                Log.WatchEstablished(_logger, _prefix, position.Revision);
                 continue;
             }
 
@@ -367,62 +392,132 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
             {
                 // A progress notification: etcd sends it only when this watcher has every event up to the header
                 // revision, so a reconnect may resume there (and need not re-list after an unrelated compaction).
-                rev = Math.Max(rev, resp.Header.Revision);
+                position.Revision = Math.Max(position.Revision, resp.Header.Revision);
                 continue;
             }
 
-            var events = await DecodeEventsAsync(resp.Events, ct).ConfigureAwait(false);
+            var events = await DecodeEventsAsync(resp.Events, generation, ct).ConfigureAwait(false);
             var reached = resp.Events.Max(e => e.Kv.ModRevision);
-            rev = Math.Max(rev, reached);
+            position.Revision = Math.Max(position.Revision, reached);
             if (events.Count > 0)
             {
-                await writer.WriteAsync(new LeaseWatchResult { Events = events, Revision = rev }, ct).ConfigureAwait(false);
+                await writer.WriteAsync(new LeaseWatchResult { Events = events, Revision = position.Revision }, ct).ConfigureAwait(false);
             }
         }
 
-        return (rev, healthy);
+        return healthy;
     }
 
-    private async Task<long> Resync(ChannelWriter<LeaseWatchResult> writer, CancellationToken ct)
+    private async Task Resync(WatchPosition position, ChannelWriter<LeaseWatchResult> writer, CancellationToken ct)
     {
-        var snap = await ListAsync(ct).ConfigureAwait(false);
+        var (snap, generation) = await ListCoreAsync(ct).ConfigureAwait(false);
         await writer.WriteAsync(new LeaseWatchResult { Snapshot = snap.Leases, Revision = snap.Revision }, ct).ConfigureAwait(false);
-        return snap.Revision;
+        position.Revision = snap.Revision;
+        position.Generation = generation;
     }
 
-    private async Task<List<LeaseEvent>> DecodeEventsAsync(Google.Protobuf.Collections.RepeatedField<Event> events, CancellationToken ct)
+    private async Task<List<LeaseEvent>> DecodeEventsAsync(Google.Protobuf.Collections.RepeatedField<Event> events, long generation, CancellationToken ct)
     {
-        var puts = events.Where(e => e.Type == Event.Types.EventType.Put).Select(e => e.Kv.Lease);
-        var expirations = await ExpirationsAsync(puts, ct).ConfigureAwait(false);
+        // Puts first look for the version another reader decoded; only the rest is parsed. Deletions take the last
+        // attributes from the cached version when prev_kv is that version, and drop the key from the cache.
+        var pending = new List<Pending>(events.Count);
+        foreach (var e in events)
+        {
+            if (e.Type == Event.Types.EventType.Put && Lookup(e.Kv, listedAt: 0) is { } p)
+            {
+                pending.Add(p);
+            }
+        }
+
+        var expirations = await ExpirationsAsync(pending, ct).ConfigureAwait(false);
         var result = new List<LeaseEvent>(events.Count);
+        var next = 0;
         foreach (var e in events)
         {
             if (e.Type == Event.Types.EventType.Put)
             {
-                if (TryDecode(e.Kv, removal: false, out var subnet, out var v6, out var attrs))
+                if (next < pending.Count && ReferenceEquals(pending[next].Kv, e.Kv))
                 {
-                    result.Add(new LeaseEvent(LeaseEventKind.Added, new Lease
-                    {
-                        Subnet = subnet,
-                        IPv6Subnet = v6,
-                        Attributes = attrs,
-                        Expiration = e.Kv.Lease == 0 ? null : expirations[e.Kv.Lease],
-                        Revision = e.Kv.ModRevision,
-                    }));
+                    result.Add(new LeaseEvent(LeaseEventKind.Added, Complete(pending[next++], expirations, generation, listedAt: 0)));
                 }
             }
             else
             {
                 // A deletion (explicit or TTL expiry). The previous value, when etcd still has it, gives the attributes.
                 var kv = e.PrevKv is { } prev && prev.Key == e.Kv.Key ? prev : e.Kv;
-                if (TryDecode(kv, removal: true, out var subnet, out var v6, out var attrs))
+                if (!kv.Value.IsEmpty && _decoded.Find(kv.Key, kv.ModRevision, kv.Value, listedAt: 0) is { } known)
+                {
+                    result.Add(new LeaseEvent(LeaseEventKind.Removed, new Lease { Subnet = known.Subnet, IPv6Subnet = known.IPv6Subnet, Attributes = known.Attributes, Revision = e.Kv.ModRevision }));
+                }
+                else if (TryDecode(kv, removal: true, out var subnet, out var v6, out var attrs))
                 {
                     result.Add(new LeaseEvent(LeaseEventKind.Removed, new Lease { Subnet = subnet, IPv6Subnet = v6, Attributes = attrs, Revision = e.Kv.ModRevision }));
                 }
+
+                _decoded.Remove(e.Kv.Key, e.Kv.ModRevision);
             }
         }
 
         return result;
+    }
+
+    // ---------------------------------------------------------------- shared decoding
+
+    /// <summary>Takes note of a response header (see <see cref="DecodedLeases.Observe"/>); a new store also voids the TTL cache.</summary>
+    private long Observe(ResponseHeader header, long floor)
+    {
+        var o = _decoded.Observe(header, floor);
+        if (o.Reset)
+        {
+            _ttlCache.Clear();
+            Log.StoreChanged(_logger, o.PreviousClusterId, header.ClusterId, o.PreviousRevision, header.Revision, o.Dropped);
+        }
+
+        return o.Generation;
+    }
+
+    /// <summary>The cached lease of this key version, or its decoded parts; null (with the usual warning) when it does not decode.</summary>
+    private Pending? Lookup(KeyValue kv, long listedAt)
+    {
+        if (_decoded.Find(kv.Key, kv.ModRevision, kv.Value, listedAt) is { } known)
+        {
+            return new Pending(kv, known, default, null, null);
+        }
+
+        return TryDecode(kv, removal: false, out var subnet, out var v6, out var attrs) ? new Pending(kv, null, subnet, v6, attrs) : null;
+    }
+
+    /// <summary>The lease of a looked-up key version with its expiration: the cached object when that matches too, else a new one, kept.</summary>
+    private Lease Complete(Pending p, Dictionary<long, DateTimeOffset?> expirations, long generation, long listedAt)
+    {
+        var expiration = p.Kv.Lease == 0 ? null : expirations[p.Kv.Lease];
+        Lease lease;
+        if (p.Known is { } known)
+        {
+            if (known.Expiration == expiration)
+            {
+                return known;
+            }
+
+            lease = known with { Expiration = expiration };
+        }
+        else
+        {
+            lease = new Lease { Subnet = p.Subnet, IPv6Subnet = p.IPv6Subnet, Attributes = p.Attributes!, Expiration = expiration, Revision = p.Kv.ModRevision };
+        }
+
+        return _decoded.Share(p.Kv.Key, p.Kv.Value, lease, generation, listedAt);
+    }
+
+    /// <summary>A key version to return: either a cached lease (<paramref name="Known"/>) or the decoded parts of a new one.</summary>
+    private readonly record struct Pending(KeyValue Kv, Lease? Known, IPNetwork Subnet, IPNetwork? IPv6Subnet, LeaseAttributes? Attributes);
+
+    /// <summary>Where a watch stands: the last revision delivered and the store generation it belongs to (0: not yet known).</summary>
+    private sealed class WatchPosition
+    {
+        public long Revision { get; set; }
+
+        public long Generation { get; set; }
     }
 
     // ---------------------------------------------------------------- etcd leases (TTL)
@@ -443,24 +538,31 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     }
 
     /// <summary>Expiration (now + remaining TTL, as flanneld computes it) of each distinct etcd lease id.</summary>
-    private async Task<Dictionary<long, DateTimeOffset?>> ExpirationsAsync(IEnumerable<long> leaseIds, CancellationToken cancellationToken)
+    private async Task<Dictionary<long, DateTimeOffset?>> ExpirationsAsync(List<Pending> pending, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var result = new Dictionary<long, DateTimeOffset?>();
-        var missing = new List<long>();
-        foreach (var id in leaseIds.Where(id => id != 0).Distinct())
+        var result = new Dictionary<long, DateTimeOffset?>(pending.Count);
+        List<long>? missing = null;
+        foreach (var p in pending)
         {
+            var id = p.Kv.Lease;
+            if (id == 0 || result.ContainsKey(id))
+            {
+                continue;
+            }
+
             if (_ttlCache.TryGetValue(id, out var c) && (c.Own || now - c.CheckedAt < TimeSpan.FromMinutes(1)))
             {
                 result[id] = c.Expiry;
             }
             else
             {
-                missing.Add(id);
+                result[id] = null; // filled below
+                (missing ??= []).Add(id);
             }
         }
 
-        if (missing.Count > 0)
+        if (missing is not null)
         {
             var found = new ConcurrentDictionary<long, DateTimeOffset>();
             await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancellationToken }, async (id, ct) =>
@@ -468,8 +570,15 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
                 var resp = await Call("ttl", id.ToString(System.Globalization.CultureInfo.InvariantCulture), (h, d, c) => _leases.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = id }, h, d, c), ct).ConfigureAwait(false);
                 var at = _time.GetUtcNow();
                 var expiry = at.AddSeconds(Math.Max(0, resp.TTL)); // -1: the lease is gone; the key is being deleted
-                found[id] = expiry;
-                _ttlCache[id] = (expiry, at, false);
+                var fetched = (Expiry: expiry, CheckedAt: at, Own: false);
+
+                // etcd reports whole seconds: the same deadline, estimated again (or by two readers at once), moves by
+                // up to a second plus the round trip. The first estimate is kept, so that every reader computes the
+                // same expiration and the decoded leases stay shared and stable.
+                var kept = resp.TTL > 0
+                    ? _ttlCache.AddOrUpdate(id, fetched, (_, before) => (expiry - before.Expiry).Duration() <= TtlJitter ? (before.Expiry, at, before.Own) : fetched)
+                    : _ttlCache[id] = fetched;
+                found[id] = kept.Expiry;
             }).ConfigureAwait(false);
             foreach (var (id, expiry) in found)
             {
@@ -805,9 +914,12 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
         return ByteString.CopyFrom(0);
     }
 
+    // GrpcChannel looks its resolvers up as IEnumerable<ResolverFactory> (a lone ResolverFactory is not found, and
+    // the channel of several endpoints failed with "No address resolver configured for the scheme 'static'").
     private sealed class ResolverServices(ResolverFactory factory) : IServiceProvider
     {
-        public object? GetService(Type serviceType) => serviceType == typeof(ResolverFactory) ? factory : null;
+        public object? GetService(Type serviceType) =>
+            serviceType == typeof(IEnumerable<ResolverFactory>) ? new[] { factory } : serviceType == typeof(ResolverFactory) ? factory : null;
     }
 
     private sealed class WatchCanceledException(string message) : Exception(message);

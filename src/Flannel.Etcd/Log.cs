@@ -28,4 +28,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "Authenticated to etcd as {User}")]
     public static partial void Authenticated(ILogger logger, string user);
+
+    [LoggerMessage(EventId = 5008, Level = LogLevel.Warning, Message = "etcd answered as another store (cluster id {PreviousClusterId:x} -> {ClusterId:x}, revision {PreviousRevision} -> {Revision}: recreated or restored?); dropped {Dropped} decoded leases")]
+    public static partial void StoreChanged(ILogger logger, ulong previousClusterId, ulong clusterId, long previousRevision, long revision, int dropped);
+
+    [LoggerMessage(EventId = 5009, Level = LogLevel.Warning, Message = "etcd watch on {Prefix} at revision {Revision} follows a store that was replaced (another cluster id, or its revision went back); re-listing")]
+    public static partial void WatchStoreReplaced(ILogger logger, string prefix, long revision);
 }

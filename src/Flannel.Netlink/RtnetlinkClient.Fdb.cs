@@ -28,6 +28,20 @@ public sealed class RtnetlinkFdb
         return list;
     }
 
+    /// <summary>
+    /// Dumps FDB entries like <see cref="ListAsync"/> but hands each one to <paramref name="visitor"/> as it is read
+    /// from the receive buffer, without allocating. An interrupted dump is retried; the visitor is told to start over.
+    /// </summary>
+    /// <param name="interfaceIndex">Only this device's entries, or null for all.</param>
+    /// <param name="visitor">Receives the entries, one at a time.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes after the last entry.</returns>
+    public ValueTask VisitAsync(int? interfaceIndex, IFdbVisitor visitor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return _client.DumpIntoAsync(Nl.RTM_GETNEIGH, (Nl.AF_BRIDGE, interfaceIndex), NeighborCodec.EncodeDump, new FdbVisitorSink(visitor, interfaceIndex), cancellationToken);
+    }
+
     /// <summary>Installs the entry, replacing the MAC's existing destination (NLM_F_CREATE|NLM_F_REPLACE).</summary>
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -23,6 +23,21 @@ public sealed class RtnetlinkNeighbors
     public async ValueTask<IReadOnlyList<Neighbor>> ListAsync(int? interfaceIndex = null, AddressFamily? family = null, CancellationToken cancellationToken = default) =>
         await _client.DumpAsync<(byte, int?), Neighbor>(Nl.RTM_GETNEIGH, (Families.ToNative(family), interfaceIndex), NeighborCodec.EncodeDump, NeighborCodec.TryDecodeNeighbor, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Dumps ARP/NDP entries like <see cref="ListAsync"/> but hands each one to <paramref name="visitor"/> as it is read
+    /// from the receive buffer, without allocating. An interrupted dump is retried; the visitor is told to start over.
+    /// </summary>
+    /// <param name="interfaceIndex">Only this interface's entries, or null for all.</param>
+    /// <param name="family">Only this family, or null for both.</param>
+    /// <param name="visitor">Receives the entries, one at a time.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes after the last entry.</returns>
+    public ValueTask VisitAsync(int? interfaceIndex, AddressFamily? family, INeighborVisitor visitor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return _client.DumpIntoAsync(Nl.RTM_GETNEIGH, (Families.ToNative(family), interfaceIndex), NeighborCodec.EncodeDump, new NeighborVisitorSink(visitor), cancellationToken);
+    }
+
     /// <summary>Installs the entry, replacing an existing one (NLM_F_CREATE|NLM_F_REPLACE).</summary>
     /// <param name="spec">The entry.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

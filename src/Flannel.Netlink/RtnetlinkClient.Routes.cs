@@ -28,6 +28,21 @@ public sealed class RtnetlinkRoutes
     public async ValueTask<IReadOnlyList<Route>> ListAsync(RouteFilter? filter = null, CancellationToken cancellationToken = default) =>
         await _client.DumpAsync<RouteFilter?, Route>(Nl.RTM_GETROUTE, filter, RouteCodec.EncodeDump, RouteCodec.TryDecode, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Dumps routes like <see cref="ListAsync"/> but hands each one to <paramref name="visitor"/> as it is read from the
+    /// receive buffer, without allocating: for comparing a large table against what is expected (a periodic
+    /// reconcile) at no garbage-collection cost. An interrupted dump is retried; the visitor is told to start over.
+    /// </summary>
+    /// <param name="filter">The filter, or null for the main table.</param>
+    /// <param name="visitor">Receives the routes; called on the calling flow, one route at a time.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes after the last route.</returns>
+    public ValueTask VisitAsync(RouteFilter? filter, IRouteVisitor visitor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        return _client.DumpIntoAsync(Nl.RTM_GETROUTE, filter, RouteCodec.EncodeDump, new RouteVisitorSink(visitor), cancellationToken);
+    }
+
     /// <summary>Asks the kernel which route reaches <paramref name="destination"/> (<c>ip route get</c>): gateway, device, preferred source.</summary>
     /// <param name="destination">The address.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -279,15 +279,27 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Runs a dump to completion, retrying when it was interrupted.</summary>
+    /// <summary>Runs a dump to completion, retrying when it was interrupted, and returns the decoded items.</summary>
     internal async ValueTask<List<TItem>> DumpAsync<TState, TItem>(ushort type, TState state, Encoder<TState> encode, Decoder<TItem> decode, CancellationToken cancellationToken)
+    {
+        var sink = new ListSink<TItem>(decode);
+        await DumpIntoAsync(type, state, encode, sink, cancellationToken).ConfigureAwait(false);
+        return sink.Items;
+    }
+
+    /// <summary>
+    /// Runs a dump to completion, handing every message to <paramref name="sink"/> as it is read from the receive buffer;
+    /// when the kernel interrupts the dump, the sink is told to start over and the dump is retried.
+    /// </summary>
+    internal async ValueTask DumpIntoAsync<TState, TSink>(ushort type, TState state, Encoder<TState> encode, TSink sink, CancellationToken cancellationToken)
+        where TSink : IDumpSink
     {
         await EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (var attempt = 1; ; attempt++)
             {
-                var items = new List<TItem>();
+                sink.Begin();
                 _metrics?.Request(type);
                 var seq = NextSequences(1);
                 var len = Encode(type, Nl.NLM_F_REQUEST | Nl.NLM_F_DUMP, seq, state, encode);
@@ -296,7 +308,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 while (true)
                 {
                     var n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
-                    if (ScanDump(_receive.AsSpan(0, n), seq, type, decode, items, ref interrupted))
+                    if (ScanDump(_receive.AsSpan(0, n), seq, type, sink, ref interrupted))
                     {
                         break;
                     }
@@ -305,7 +317,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 if (!interrupted)
                 {
                     _metrics?.Dumped(type);
-                    return items;
+                    return;
                 }
 
                 _metrics?.DumpRetried(type);
@@ -407,7 +419,8 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         return false;
     }
 
-    internal static bool ScanDump<TItem>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, Decoder<TItem> decode, List<TItem> items, ref bool interrupted)
+    internal static bool ScanDump<TSink>(ReadOnlySpan<byte> datagram, uint seq, ushort requestType, TSink sink, ref bool interrupted)
+        where TSink : IDumpSink
     {
         var reader = new NetlinkMessageReader(datagram);
         while (reader.TryRead(out var m))
@@ -443,11 +456,7 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 case Nl.NLMSG_OVERRUN:
                     throw new NetlinkProtocolException($"{Nl.TypeName(requestType)} dump: NLMSG_OVERRUN");
                 default:
-                    if (decode(m.Header.Type, m.Payload, out var item))
-                    {
-                        items.Add(item);
-                    }
-
+                    sink.Accept(m.Header.Type, m.Payload);
                     break;
             }
         }

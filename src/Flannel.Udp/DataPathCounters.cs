@@ -27,6 +27,13 @@ internal sealed class DataPathCounters
     /// <summary>Frames written to the TUN (a coalesced super-packet is one frame).</summary>
     public long TunWrites;
 
+    /// <summary>
+    /// Inner packets whose send failed with an error that is not transient (not EAGAIN, ENOBUFS, ENOMEM or a peer's
+    /// ECONNREFUSED): the socket or the underlay refuses (EPERM from a firewall, ENETUNREACH, EBADF…). Also counted in
+    /// the <see cref="DropReason.SendFailed"/> drops.
+    /// </summary>
+    public long SendErrors;
+
     /// <summary>Drops on the TUN → UDP side, by <see cref="DropReason"/>.</summary>
     public readonly long[] EgressDrops = new long[DropReasons.Count];
 

@@ -11,16 +11,19 @@ namespace Flannel.Udp;
 [SupportedOSPlatform("linux")]
 internal static class InterfaceConfig
 {
-    public static async ValueTask ConfigureAsync(string? namespacePath, string device, IPAddress address, int mtu, IPNetwork network, CancellationToken cancellationToken)
+    /// <summary>Configures <paramref name="device"/> and returns its interface index.</summary>
+    public static async ValueTask<int> ConfigureAsync(RtnetlinkClient rtnl, string device, IPAddress address, int mtu, IPNetwork network, CancellationToken cancellationToken)
     {
-        using var ns = namespacePath is null ? null : Flannel.Netlink.NetworkNamespace.OpenByPath(namespacePath);
-        await using var rtnl = await RtnetlinkClient.OpenAsync(new RtnetlinkClientOptions { Namespace = ns }, cancellationToken).ConfigureAwait(false);
         var link = await rtnl.Links.GetAsync(device, cancellationToken).ConfigureAwait(false)
             ?? throw new FlannelException($"the TUN device {device} vanished right after it was created");
         await rtnl.Addresses.ReplaceAsync(new AddressSpec(link.Index, address, 32), cancellationToken).ConfigureAwait(false);
         await rtnl.Links.SetAsync(link.Index, up: true, mtu: mtu, macAddress: null, cancellationToken).ConfigureAwait(false);
-        await rtnl.Routes.ReplaceAsync(new RouteSpec(network) { Device = link.Index }, cancellationToken).ConfigureAwait(false);
+        await rtnl.Routes.ReplaceAsync(OverlayRoute(link.Index, network), cancellationToken).ConfigureAwait(false);
+        return link.Index;
     }
+
+    /// <summary>The route for the whole overlay network through the TUN device.</summary>
+    public static RouteSpec OverlayRoute(int index, IPNetwork network) => new(network) { Device = index };
 
     /// <summary>
     /// Sets accept_local on the device, from a thread inside its namespace. ICMP errors the forwarder writes into the TUN

@@ -31,4 +31,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "udp backend option {Option} is not known to the udp backend and is ignored")]
     public static partial void UnknownOption(ILogger logger, string option);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "udp data path: {Problem}; repaired")]
+    public static partial void Repaired(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "udp data path: {Problem}; retrying")]
+    public static partial void RepairFailed(ILogger logger, Exception error, string problem);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "udp data path: {Problem}")]
+    public static partial void Problem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Information, Message = "udp data path rebuilt: TUN {Device} (index {Index}) and socket {Local} opened again")]
+    public static partial void Rebuilt(ILogger logger, string device, int index, System.Net.IPEndPoint local);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "udp backend: watching the kernel for changes to the TUN device failed; retrying")]
+    public static partial void WatchFailed(ILogger logger, Exception error);
 }

@@ -1,9 +1,19 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using Flannel.Netlink;
 using Microsoft.Extensions.Logging;
 
 namespace Flannel.Udp;
+
+/// <summary>What a udp data path is built from; the network builds it again from this when it must.</summary>
+/// <param name="DeviceName">The TUN device's name (a template at registration, the kernel's name after).</param>
+/// <param name="TunAddress">The lease's network address, put on the TUN as /32.</param>
+/// <param name="Mtu">The TUN MTU.</param>
+/// <param name="Network">The overlay network, routed through the TUN.</param>
+/// <param name="Local">The underlay address the socket binds.</param>
+/// <param name="Port">The UDP port.</param>
+internal sealed record UdpSetup(string DeviceName, IPAddress TunAddress, int Mtu, IPNetwork Network, IPAddress Local, int Port);
 
 /// <summary>The udp backend for one node: acquires the lease and builds the TUN device, socket and forwarder.</summary>
 [SupportedOSPlatform("linux")]
@@ -60,14 +70,42 @@ internal sealed class UdpBackend : IBackend
         }
 
         Log.LeaseAcquired(_logger, subnet, publicIP);
-        var tunAddress = subnet.BaseAddress;
-        var (tun, socket) = RunInNamespace(_context.NetworkNamespacePath, () =>
+        var ns = _context.NetworkNamespacePath is { } path ? NetworkNamespace.OpenByPath(path) : null;
+        RtnetlinkClient? rtnl = null;
+        try
         {
-            var t = TunDevice.Open(_options.DeviceName, _options.Offloads);
+            rtnl = await RtnetlinkClient.OpenAsync(new RtnetlinkClientOptions { Namespace = ns }, cancellationToken).ConfigureAwait(false);
+            var setup = new UdpSetup(_options.DeviceName, subnet.BaseAddress, mtu, network, local, conf.Port);
+            var (dataPath, index) = await OpenDataPathAsync(setup, _options, _context.NetworkNamespacePath, rtnl, null, _logger, cancellationToken).ConfigureAwait(false);
+            dataPath.Start();
+            return new UdpNetwork(lease, setup with { DeviceName = dataPath.Tun.Name }, dataPath, index, rtnl, ns, _context, _options, _logger);
+        }
+        catch
+        {
+            if (rtnl is not null)
+            {
+                await rtnl.DisposeAsync().ConfigureAwait(false);
+            }
+
+            ns?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens the TUN device and the socket in the backend's namespace, configures the device (address, MTU, up, the
+    /// overlay route) and builds a forwarder on them, not started yet. Returns the forwarder and the device's index.
+    /// </summary>
+    internal static async ValueTask<(UdpDataPath DataPath, int Index)> OpenDataPathAsync(
+        UdpSetup setup, UdpBackendOptions options, string? namespacePath, RtnetlinkClient rtnl, DataPathCounters? counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        var (tun, socket) = RunInNamespace(namespacePath, () =>
+        {
+            var t = TunDevice.Open(setup.DeviceName, options.Offloads);
             try
             {
                 InterfaceConfig.AcceptLocal(t.Name);
-                var s = UdpTunnelSocket.Open(local, conf.Port, _options.Offloads, _options.SocketBufferSize);
+                var s = UdpTunnelSocket.Open(setup.Local, setup.Port, options.Offloads, options.SocketBufferSize);
                 return (t, s);
             }
             catch
@@ -76,9 +114,10 @@ internal sealed class UdpBackend : IBackend
                 throw;
             }
         });
+        int index;
         try
         {
-            await InterfaceConfig.ConfigureAsync(_context.NetworkNamespacePath, tun.Name, tunAddress, mtu, network, cancellationToken).ConfigureAwait(false);
+            index = await InterfaceConfig.ConfigureAsync(rtnl, tun.Name, setup.TunAddress, setup.Mtu, setup.Network, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -87,10 +126,9 @@ internal sealed class UdpBackend : IBackend
             throw;
         }
 
-        var dataPath = new UdpDataPath(tun, socket, new DataPathOptions { TunAddress = PeerRoute.ToHost(tunAddress) }, _logger);
-        Log.DataPathStarted(_logger, tun.Name, tunAddress, mtu, tun.VnetHeader, socket.LocalEndPoint, socket.Gso, socket.Gro);
-        dataPath.Start();
-        return new UdpNetwork(lease, mtu, (ushort)conf.Port, dataPath, _context, _logger);
+        var dataPath = new UdpDataPath(tun, socket, new DataPathOptions { TunAddress = PeerRoute.ToHost(setup.TunAddress) }, logger, counters);
+        Log.DataPathStarted(logger, tun.Name, setup.TunAddress, setup.Mtu, tun.VnetHeader, socket.LocalEndPoint, socket.Gso, socket.Gro);
+        return (dataPath, index);
     }
 
     private static T RunInNamespace<T>(string? path, Func<T> work)
@@ -100,7 +138,7 @@ internal sealed class UdpBackend : IBackend
             return work();
         }
 
-        using var ns = Flannel.Netlink.NetworkNamespace.OpenByPath(path);
+        using var ns = NetworkNamespace.OpenByPath(path);
         return ns.RunInside(work);
     }
 }

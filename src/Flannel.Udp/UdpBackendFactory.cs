@@ -32,6 +32,11 @@ public sealed class UdpBackendFactory : IBackendFactory, IBackendResources
             throw new PlatformNotSupportedException("the udp backend needs Linux (/dev/net/tun)");
         }
 
+        if (_options.HealthCheckInterval <= TimeSpan.Zero)
+        {
+            throw new FlannelConfigurationException(nameof(UdpBackendOptions.HealthCheckInterval), _options.HealthCheckInterval.ToString("c", System.Globalization.CultureInfo.InvariantCulture), "must be positive");
+        }
+
         return new UdpBackend(context, _options);
     }
 

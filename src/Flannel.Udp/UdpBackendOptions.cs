@@ -19,4 +19,11 @@ public sealed class UdpBackendOptions
 
     /// <summary>The TUN device name or template; flannel's <c>flannel%d</c> yields <c>flannel0</c>.</summary>
     public string DeviceName { get; set; } = "flannel%d";
+
+    /// <summary>
+    /// How often the running network checks its data path — the TUN device (present, up, MTU, address), the route for
+    /// the overlay network through it, the UDP socket and the forwarding threads — and repairs what it finds broken.
+    /// Kernel notifications and pump faults trigger a check at once; this is the backstop. Default: 5 seconds.
+    /// </summary>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -58,6 +58,10 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
     private bool _gso;
     private int _disposed;
     private int _unexpectedLogged;
+    private volatile int _tunError;
+    private volatile int _receiveError;
+    private volatile int _lastSendError;
+    private uint _lastSendPeer;
 
     // TUN → UDP buffers (egress thread only).
     private readonly byte* _frame;
@@ -81,8 +85,9 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
     private readonly byte* _rcontrol;
     private readonly byte* _zeroHeader;
 
-    public UdpDataPath(TunDevice tun, UdpTunnelSocket socket, DataPathOptions options, ILogger logger)
+    public UdpDataPath(TunDevice tun, UdpTunnelSocket socket, DataPathOptions options, ILogger logger, DataPathCounters? counters = null)
     {
+        Counters = counters ?? new DataPathCounters();
         _tun = tun;
         _socket = socket;
         _options = options;
@@ -125,8 +130,49 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
         }
     }
 
-    /// <summary>The counters (live).</summary>
-    public DataPathCounters Counters { get; } = new();
+    /// <summary>The counters (live; shared with the data path this one replaced, if any).</summary>
+    public DataPathCounters Counters { get; }
+
+    /// <summary>The TUN device.</summary>
+    public TunDevice Tun => _tun;
+
+    /// <summary>The UDP socket.</summary>
+    public UdpTunnelSocket Socket => _socket;
+
+    /// <summary>
+    /// Called (from a pump thread) when a fault begins: the TUN read fails, a receive fails, or a send fails with an error
+    /// that is not transient. Must not block.
+    /// </summary>
+    public Action? FaultSignal { get; set; }
+
+    /// <summary>The errno of the TUN read that failed (the device was deleted: EBADFD), or 0. The egress pump ends then.</summary>
+    public int TunError => _tunError;
+
+    /// <summary>The errno of the last failed receive when no receive succeeded since, or 0.</summary>
+    public int ReceiveError => _receiveError;
+
+    /// <summary>The errno of the last send that failed with an error that is not transient, or 0 if none did.</summary>
+    public int LastSendError => _lastSendError;
+
+    /// <summary>The peer (host order) of the last send that failed with an error that is not transient.</summary>
+    public uint LastSendPeer => Volatile.Read(ref _lastSendPeer);
+
+    /// <summary>True while the TUN → UDP pump runs.</summary>
+    public bool EgressAlive => _egress?.IsAlive ?? false;
+
+    /// <summary>True while the UDP → TUN pump runs.</summary>
+    public bool IngressAlive => _ingress?.IsAlive ?? false;
+
+    /// <summary>
+    /// Whether a send error is transient: the socket buffer is full (EAGAIN, ENOBUFS, ENOMEM), an interrupted call, or a
+    /// peer's earlier ICMP port unreachable (ECONNREFUSED) — none says the data path is broken.
+    /// </summary>
+    public static bool IsTransientSendError(int errno) =>
+        errno is Libc.EAGAIN or Libc.EINTR or Libc.ENOBUFS or Libc.ENOMEM or Libc.ECONNREFUSED;
+
+    /// <summary>Whether a send error says the socket itself is unusable (so a new one is needed).</summary>
+    public static bool IsSocketBroken(int errno) =>
+        errno is Libc.EBADF or Libc.ENOTSOCK or Libc.EPIPE or Libc.ENOTCONN or Libc.EDESTADDRREQ;
 
     /// <summary>True while UDP GSO is in use for sends.</summary>
     public bool GsoActive => Volatile.Read(ref _gso);
@@ -170,9 +216,13 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                         continue;
                     }
 
-                    if (e != Libc.EAGAIN && !_stopping)
+                    if (e != Libc.EAGAIN)
                     {
-                        Log.PumpError(_logger, "read from TUN", Libc.Describe(e));
+                        // A TUN the kernel detached (deleted: EBADFD) polls readable for ever; end the pump instead of
+                        // spinning, and let the network rebuild the data path.
+                        FlushSends();
+                        TunFailed(e);
+                        return;
                     }
 
                     drained = true;
@@ -230,6 +280,12 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                         if (e == Libc.EINTR)
                         {
                             continue;
+                        }
+
+                        if (e != Libc.EAGAIN)
+                        {
+                            TunFailed(e);
+                            return;
                         }
 
                         drained = true;
@@ -525,6 +581,7 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                 else
                 {
                     Counters.EgressDrops[(int)DropReason.SendFailed] += _msgPackets[sent];
+                    SendFailed(e, _msgPackets[sent], _addrs[sent].AddressNetworkOrder);
                 }
 
                 sent++;
@@ -571,8 +628,39 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
             else
             {
                 Counters.EgressDrops[(int)DropReason.SendFailed]++;
+                SendFailed(Libc.LastError, 1, ((SockAddrIn*)m.Header.Name)->AddressNetworkOrder);
             }
         }
+    }
+
+    private void SendFailed(int errno, int packets, uint peerNetworkOrder)
+    {
+        if (IsTransientSendError(errno) || _stopping)
+        {
+            return;
+        }
+
+        Counters.SendErrors += packets;
+        Volatile.Write(ref _lastSendPeer, BinaryPrimitives.ReverseEndianness(peerNetworkOrder));
+        if (_lastSendError != errno)
+        {
+            // Once per new error: a failing send per batch must not turn into a check per batch.
+            _lastSendError = errno;
+            Log.PumpError(_logger, "sendmmsg", Libc.Name(errno));
+            FaultSignal?.Invoke();
+        }
+    }
+
+    private void TunFailed(int errno)
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _tunError = errno;
+        Log.PumpError(_logger, $"read from TUN {_tun.Name}", Libc.Name(errno));
+        FaultSignal?.Invoke();
     }
 
     private void SendIcmp(ReadOnlySpan<byte> offending)
@@ -623,14 +711,46 @@ internal sealed unsafe class UdpDataPath : IFrameSink, IDisposable
                     return;
                 }
 
-                int e = r < 0 ? Libc.LastError : Libc.EAGAIN;
+                // 0 messages from a blocking socket: it was shut down (only Dispose does that here).
+                int e = r < 0 ? Libc.LastError : Libc.ENOTCONN;
                 if (e != Libc.EINTR && e != Libc.EAGAIN)
                 {
-                    Log.PumpError(_logger, "recvmmsg", Libc.Describe(e));
+                    if (_receiveError == 0)
+                    {
+                        _receiveError = e;
+                        Log.PumpError(_logger, "recvmmsg", Libc.Name(e)); // once per run of failures
+                        FaultSignal?.Invoke();
+                    }
+
                     Thread.Sleep(10); // never spin on a persistent error
                 }
 
                 continue;
+            }
+
+            if (r > 0 && _rmsgs[0].Length == 0 && _rmsgs[0].Header.NameLength == 0)
+            {
+                if (_stopping)
+                {
+                    return; // Dispose shut it down
+                }
+
+                // A shut-down socket "receives" empty messages from nobody at once, for ever (a real empty datagram
+                // has a source address): a fault, not traffic.
+                if (_receiveError == 0)
+                {
+                    _receiveError = Libc.ESHUTDOWN;
+                    Log.PumpError(_logger, "recvmmsg", "the socket was shut down");
+                    FaultSignal?.Invoke();
+                }
+
+                Thread.Sleep(10);
+                continue;
+            }
+
+            if (_receiveError != 0)
+            {
+                _receiveError = 0;
             }
 
             var peers = Volatile.Read(ref _peers);

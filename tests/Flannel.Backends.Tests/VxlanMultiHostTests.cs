@@ -178,6 +178,36 @@ public sealed class VxlanMultiHostTests : IDisposable
     }
 
     [PrivilegedFact]
+    public async Task Overwritten_route_neighbour_and_fdb_entries_and_a_downed_device_are_restored_by_the_kernel_watch()
+    {
+        // Overwriting sends RTM_NEWROUTE/RTM_NEWNEIGH, not a deletion: the watch must compare them with what it programmed.
+        await using var lab = BackendLab.Create(NetConf, Factory(reconcile: TimeSpan.FromHours(1)));
+        await lab.StartAllAsync();
+        await ConvergedEverywhereAsync(lab);
+        var h = lab.Hosts.Hosts[0];
+        var peer = lab.Agents.Single(a => a.Host == lab.Hosts.Hosts[1]).Network.Lease;
+        var subnet = peer.Subnet!.Value;
+        var mac = VtepData.FormatMac(VtepData.TryReadMac(peer.Attributes.BackendData, out _)!);
+
+        h.Namespace.Ip("route", "replace", subnet.ToString(), "via", "198.18.0.250", "dev", "eth0");
+        await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "route restored");
+
+        h.Namespace.Ip("neigh", "replace", subnet.BaseAddress.ToString(), "lladdr", "0a:00:00:00:00:99", "dev", "flannel.1", "nud", "permanent");
+        await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "neighbour restored");
+
+        Shell.Check("bridge", "-n", h.Namespace.Name, "fdb", "replace", mac, "dev", "flannel.1", "dst", "198.18.0.250", "self", "permanent");
+        await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "fdb entry restored");
+
+        // IPv4 drops the routes of a downed device without a notification per route: the link event must do.
+        h.Namespace.Ip("link", "set", "flannel.1", "down");
+        await BackendLab.EventuallyAsync(
+            () => KernelOracle.Link(h.Namespace, "flannel.1")!.Value.GetProperty("flags").EnumerateArray().Any(f => f.GetString() == "UP") && Converged(lab, h),
+            TimeSpan.FromSeconds(5),
+            "device up again with its routes");
+        lab.AssertFullMesh();
+    }
+
+    [PrivilegedFact]
     public async Task A_rewritten_device_mac_is_set_back()
     {
         await using var lab = BackendLab.Create(NetConf, Factory(reconcile: TimeSpan.FromHours(1)));

@@ -8,6 +8,7 @@ using Flannel.Sqlite;
 //   agent-sqlite <db> <agents> <agentBase>   acquire one lease per agent (in parallel, LeaseManager), print "OK <subnet> <ip> <lost rounds>" or "ERR <ip> <exception> <message>"
 //   churn-sqlite <db> <id>                              write forever (update/delete/create); the tests kill it mid-write
 //   bench [sqlite|etcd <endpoint>] ...                  see Bench.cs
+//   bench-share [--leases N] [--readers N] [--rounds N] see ShareBench.cs (etcd: allocation of several readers)
 var cmd = args.Length > 0 ? args[0] : "bench";
 switch (cmd)
 {
@@ -62,6 +63,9 @@ switch (cmd)
             }
         }
     }
+
+    case "bench-share":
+        return await ShareBench.RunAsync(args);
 
     default:
         return await Bench.RunAsync(args);

@@ -253,17 +253,17 @@ public class DumpTests
     [Fact]
     public void InterruptedDumpIsFlaggedForRetryAndDoneEndsIt()
     {
-        var items = new List<Route>();
+        var items = new ListSink<Route>(RouteCodec.TryDecode);
         var interrupted = false;
-        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: false), 3, Nl.RTM_GETROUTE, RouteCodec.TryDecode, items, ref interrupted));
+        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: false), 3, Nl.RTM_GETROUTE, items, ref interrupted));
         Assert.False(interrupted);
-        Assert.True(RtnetlinkClient.ScanDump(Dump(Nl.NLM_F_DUMP_INTR, done: true), 3, Nl.RTM_GETROUTE, RouteCodec.TryDecode, items, ref interrupted));
+        Assert.True(RtnetlinkClient.ScanDump(Dump(Nl.NLM_F_DUMP_INTR, done: true), 3, Nl.RTM_GETROUTE, items, ref interrupted));
         Assert.True(interrupted);
-        Assert.Equal(2, items.Count);
+        Assert.Equal(2, items.Items.Count);
         // messages of another (stale) request are ignored
-        var other = new List<Route>();
+        var other = new ListSink<Route>(RouteCodec.TryDecode);
         var i2 = false;
-        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: true), 4, Nl.RTM_GETROUTE, RouteCodec.TryDecode, other, ref i2));
-        Assert.Empty(other);
+        Assert.False(RtnetlinkClient.ScanDump(Dump(0, done: true), 4, Nl.RTM_GETROUTE, other, ref i2));
+        Assert.Empty(other.Items);
     }
 }

@@ -41,4 +41,10 @@ internal static partial class CoreLog
 
     [LoggerMessage(EventId = 1080, Level = LogLevel.Debug, Message = "In-memory lease {Key} expired")]
     public static partial void InMemoryLeaseExpired(ILogger logger, SubnetKey key);
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "The route for subnet {Subnet} could not be programmed in {Table}; retrying")]
+    public static partial void RouteReconcileFailed(ILogger logger, Exception error, IPNetwork subnet, string table);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "The route for subnet {Subnet} is in place in {Count} route table(s)")]
+    public static partial void RouteReconciled(ILogger logger, IPNetwork subnet, int count);
 }

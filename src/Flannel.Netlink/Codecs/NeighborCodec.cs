@@ -76,84 +76,13 @@ internal static class NeighborCodec
 
     public static bool TryDecodeNeighbor(ushort type, ReadOnlySpan<byte> payload, out Neighbor neighbor)
     {
-        var h = NetlinkMessageReader.ReadHeader<NeighborHeader>(payload, "ndmsg");
-        neighbor = null!;
-        if (h.Family != Nl.AF_INET && h.Family != Nl.AF_INET6)
-        {
-            return false;
-        }
-
-        IPAddress? dst = null;
-        PhysicalAddress? ll = null;
-        var r = new AttributeReader(payload[12..]);
-        while (r.TryRead(out var t, out var v))
-        {
-            switch (t)
-            {
-                case Nda.Dst: dst = Attr.Address(v, "NDA_DST"); break;
-                case Nda.LlAddr: ll = Attr.Mac(v); break;
-            }
-        }
-
-        if (dst is null)
-        {
-            return false;
-        }
-
-        neighbor = new Neighbor
-        {
-            InterfaceIndex = h.Index,
-            Address = dst,
-            LinkAddress = ll,
-            State = (NeighborState)h.State,
-            Flags = (NeighborFlags)h.Flags,
-        };
-        return true;
+        neighbor = NeighborMessage.TryRead(payload, out var m) ? m.ToNeighbor() : null!;
+        return neighbor is not null;
     }
 
     public static bool TryDecodeFdb(ushort type, ReadOnlySpan<byte> payload, out FdbEntry entry)
     {
-        var h = NetlinkMessageReader.ReadHeader<NeighborHeader>(payload, "ndmsg");
-        entry = null!;
-        if (h.Family != Nl.AF_BRIDGE)
-        {
-            return false;
-        }
-
-        IPAddress? dst = null;
-        PhysicalAddress? ll = null;
-        ushort? port = null;
-        uint? vni = null;
-        int? master = null;
-        var r = new AttributeReader(payload[12..]);
-        while (r.TryRead(out var t, out var v))
-        {
-            switch (t)
-            {
-                case Nda.Dst: dst = Attr.Address(v, "NDA_DST"); break;
-                case Nda.LlAddr: ll = Attr.Mac(v); break;
-                case Nda.Port: port = Attr.U16BigEndian(v, "NDA_PORT"); break;
-                case Nda.Vni: vni = Attr.U32(v, "NDA_VNI"); break;
-                case Nda.Master: master = (int)Attr.U32(v, "NDA_MASTER"); break;
-            }
-        }
-
-        if (ll is null)
-        {
-            return false;
-        }
-
-        entry = new FdbEntry
-        {
-            InterfaceIndex = h.Index,
-            LinkAddress = ll,
-            Destination = dst,
-            Port = port,
-            Vni = vni,
-            MasterIndex = master,
-            State = (NeighborState)h.State,
-            Flags = (NeighborFlags)h.Flags,
-        };
-        return true;
+        entry = FdbMessage.TryRead(payload, out var m) ? m.ToFdbEntry() : null!;
+        return entry is not null;
     }
 }

@@ -105,59 +105,16 @@ internal static class RouteCodec
 
     public static bool TryDecode(ushort type, ReadOnlySpan<byte> payload, out Route route)
     {
-        var h = NetlinkMessageReader.ReadHeader<RouteHeader>(payload, "rtmsg");
-        if (h.Family != Nl.AF_INET && h.Family != Nl.AF_INET6)
+        if (!RouteMessage.TryRead(payload, out var m))
         {
             route = null!;
             return false;
         }
 
-        var len = h.Family == Nl.AF_INET ? 4 : 16;
-        ReadOnlySpan<byte> dst = default;
-        IPAddress? gw = null, src = null;
-        int? oif = null;
-        uint? metric = null;
-        uint table = h.Table;
-        List<RawAttribute>? unknown = null;
-        var r = new AttributeReader(payload[12..]);
-        while (r.TryRead(out var t, out var v))
-        {
-            switch (t)
-            {
-                case Rta.Dst:
-                    if (v.Length != len)
-                    {
-                        throw new NetlinkProtocolException($"RTA_DST has {v.Length} bytes, expected {len} for family {h.Family}");
-                    }
-
-                    dst = v;
-                    break;
-                case Rta.Gateway: gw = Attr.Address(v, "RTA_GATEWAY"); break;
-                case Rta.Oif: oif = (int)Attr.U32(v, "RTA_OIF"); break;
-                case Rta.PrefSrc: src = Attr.Address(v, "RTA_PREFSRC"); break;
-                case Rta.Priority: metric = Attr.U32(v, "RTA_PRIORITY"); break;
-                case Rta.Table: table = Attr.U32(v, "RTA_TABLE"); break;
-                default: (unknown ??= []).Add(new RawAttribute(t, v.ToArray())); break;
-            }
-        }
-
-        Span<byte> zero = stackalloc byte[16];
-        zero.Clear();
-        route = new Route
-        {
-            Family = h.Family == Nl.AF_INET ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6,
-            Destination = Families.Network(dst.IsEmpty ? zero[..len] : dst, h.DestinationLength, "rtm_dst_len"),
-            Gateway = gw,
-            OutputInterface = oif,
-            Table = table,
-            Protocol = (RouteProtocol)h.Protocol,
-            Scope = (RouteScope)h.Scope,
-            Type = (RouteType)h.Type,
-            Flags = h.Flags,
-            PreferredSource = src,
-            Metric = metric,
-            UnknownAttributes = (IReadOnlyList<RawAttribute>?)unknown ?? [],
-        };
+        route = m.ToRoute();
         return true;
     }
+
+    /// <summary>The attributes <see cref="Route"/> has a property for; the others go to <see cref="Route.UnknownAttributes"/>.</summary>
+    public static bool IsKnown(ushort type) => type is Rta.Dst or Rta.Gateway or Rta.Oif or Rta.PrefSrc or Rta.Priority or Rta.Table;
 }

@@ -65,6 +65,13 @@ internal static class Attr
         _ => throw new NetlinkProtocolException($"{name} has {v.Length} bytes, expected an IPv4 (4) or IPv6 (16) address"),
     };
 
+    /// <summary>An address attribute's bytes, checked to be an IPv4 (4) or IPv6 (16) address.</summary>
+    public static ReadOnlySpan<byte> AddressBytes(ReadOnlySpan<byte> v, string name) => v.Length switch
+    {
+        4 or 16 => v,
+        _ => throw new NetlinkProtocolException($"{name} has {v.Length} bytes, expected an IPv4 (4) or IPv6 (16) address"),
+    };
+
     public static PhysicalAddress Mac(ReadOnlySpan<byte> v) => new(v.ToArray());
 
     private static NetlinkProtocolException Bad(string name, int actual, int expected) =>

@@ -17,6 +17,14 @@ internal static unsafe partial class Libc
     public const int ENOBUFS = 105;
     public const int ECONNREFUSED = 111;
     public const int EIO = 5;
+    public const int EBADF = 9;
+    public const int ENOMEM = 12;
+    public const int EPIPE = 32;
+    public const int EBADFD = 77;
+    public const int ENOTSOCK = 88;
+    public const int EDESTADDRREQ = 89;
+    public const int ENOTCONN = 107;
+    public const int ESHUTDOWN = 108;
 
     public const int O_RDWR = 0x2;
     public const int O_NONBLOCK = 0x800;
@@ -105,6 +113,21 @@ internal static unsafe partial class Libc
     {
         var p = StrError(errno);
         return p == null ? $"errno {errno}" : $"{Marshal.PtrToStringUTF8((nint)p)} (errno {errno})";
+    }
+
+    /// <summary>The errno's symbolic name and text, for problem reports: <c>EPERM (Operation not permitted)</c>.</summary>
+    public static string Name(int errno)
+    {
+        var name = errno switch
+        {
+            1 => "EPERM", 5 => "EIO", 9 => "EBADF", 11 => "EAGAIN", 12 => "ENOMEM", 13 => "EACCES", 19 => "ENODEV", 22 => "EINVAL",
+            32 => "EPIPE", 77 => "EBADFD", 88 => "ENOTSOCK", 89 => "EDESTADDRREQ", 90 => "EMSGSIZE", 99 => "EADDRNOTAVAIL",
+            100 => "ENETDOWN", 101 => "ENETUNREACH", 103 => "ECONNABORTED", 105 => "ENOBUFS", 107 => "ENOTCONN", 108 => "ESHUTDOWN", 111 => "ECONNREFUSED",
+            113 => "EHOSTUNREACH",
+            _ => "errno " + errno.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var p = StrError(errno);
+        return p == null ? name : $"{name} ({Marshal.PtrToStringUTF8((nint)p)})";
     }
 
     public static IOException Error(string operation, int errno) => new($"{operation} failed: {Describe(errno)}", errno);

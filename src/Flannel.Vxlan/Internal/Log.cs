@@ -48,6 +48,12 @@ internal static partial class Log
     [LoggerMessage(3016, LogLevel.Debug, "{What}: reconciling to cover the time before it was in place")]
     public static partial void KernelCheck(ILogger logger, string what);
 
+    [LoggerMessage(3017, LogLevel.Debug, "reconcile {Device}: the kernel holds exactly the {Desired} programmed peers")]
+    public static partial void KernelMatches(ILogger logger, string device, int desired);
+
+    [LoggerMessage(3018, LogLevel.Debug, "reconcile {Device}: the kernel differs from the programmed peers ({Mismatch}); running the full diff")]
+    public static partial void KernelDiffers(ILogger logger, string device, string? mismatch);
+
     [LoggerMessage(3013, LogLevel.Debug, "setting accept_ra=0 on {Device} failed: {Error}")]
     public static partial void AcceptRaFailed(ILogger logger, string device, string error);
 

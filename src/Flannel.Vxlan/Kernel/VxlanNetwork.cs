@@ -57,6 +57,10 @@ internal sealed class VxlanNetwork : INetwork
         {
             LeaseSubnet = d.Family == AddressFamily.InterNetwork ? lease.Subnet : lease.IPv6Subnet,
             Overlay = d.Family == AddressFamily.InterNetwork ? config.Network : config.IPv6Network,
+            Check = new VxlanKernelCheck(
+                d.Family == AddressFamily.InterNetwork ? config.Network : config.IPv6Network,
+                d.Family == AddressFamily.InterNetwork ? 4 : 16,
+                (RouteProtocol)options.RouteProtocol),
         })];
         _metrics = new VxlanMetrics(context.MeterFactory, context.InstanceName, () => _families.Select(f =>
             (f.Spec.Name, f.Spec.Family == AddressFamily.InterNetwork ? "ipv4" : "ipv6", f.PeerCount)));
@@ -232,6 +236,14 @@ internal sealed class VxlanNetwork : INetwork
             if (!_vx.DirectRouting && f.PlannedVersion == _peersVersion)
             {
                 desired = f.Programmed;
+
+                // Read the dumps in place against what is programmed: when the kernel holds exactly that (the steady
+                // state), the full diff below would find nothing to do, and the check cost no garbage.
+                if (await KernelMatchesAsync(f, cancellationToken).ConfigureAwait(false))
+                {
+                    Log.KernelMatches(_logger, f.Spec.Name, desired.Count);
+                    continue;
+                }
             }
             else
             {
@@ -361,38 +373,24 @@ internal sealed class VxlanNetwork : INetwork
         return map;
     }
 
-    private async ValueTask<ObservedState> ObserveAsync(FamilyState f, CancellationToken cancellationToken)
+    private async ValueTask<bool> KernelMatchesAsync(FamilyState f, CancellationToken cancellationToken)
     {
-        var neighbors = new List<NeighborEntry>();
-        foreach (var n in await _rtnl.Neighbors.ListAsync(f.Index, f.Spec.Family, cancellationToken).ConfigureAwait(false))
+        var check = f.Check;
+        check.Reset(f.Index, f.Expected);
+        await _rtnl.Neighbors.VisitAsync(f.Index, f.Spec.Family, check, cancellationToken).ConfigureAwait(false);
+        await _rtnl.Fdb.VisitAsync(f.Index, check, cancellationToken).ConfigureAwait(false);
+        await _rtnl.Routes.VisitAsync(new RouteFilter { Family = f.Spec.Family, Table = RouteTables.Main }, check, cancellationToken).ConfigureAwait(false);
+        if (check.Matches())
         {
-            if (n.InterfaceIndex == f.Index && (n.State & NeighborState.Permanent) != 0 && n.LinkAddress is { } mac)
-            {
-                neighbors.Add(new NeighborEntry(n.Address, mac));
-            }
+            return true;
         }
 
-        var fdb = new List<FdbEntry>();
-        foreach (var e in await _rtnl.Fdb.ListAsync(f.Index, cancellationToken).ConfigureAwait(false))
-        {
-            if (e.InterfaceIndex == f.Index && e.Destination is { } d && d.AddressFamily == f.Spec.Family && (e.State & NeighborState.Permanent) != 0)
-            {
-                fdb.Add(new FdbEntry(e.LinkAddress, d));
-            }
-        }
-
-        var routes = new List<ObservedRoute>();
-        foreach (var r in await _rtnl.Routes.ListAsync(new RouteFilter { Family = f.Spec.Family, Table = RouteTables.Main }, cancellationToken).ConfigureAwait(false))
-        {
-            if (r.Type == RouteType.Unicast && InOverlay(f, r.Destination) &&
-                (r.OutputInterface == f.Index || r.Protocol == (RouteProtocol)_options.RouteProtocol))
-            {
-                routes.Add(new ObservedRoute(r.Destination, r.Gateway, r.OutputInterface == f.Index, r.OnLink));
-            }
-        }
-
-        return new ObservedState(neighbors, fdb, routes);
+        Log.KernelDiffers(_logger, f.Spec.Name, check.Mismatch);
+        return false;
     }
+
+    private ValueTask<ObservedState> ObserveAsync(FamilyState f, CancellationToken cancellationToken) =>
+        VxlanKernelCheck.ObserveAsync(_rtnl, f.Index, f.Spec.Family, f.Overlay, (RouteProtocol)_options.RouteProtocol, cancellationToken);
 
     private async Task ApplyEventsAsync(IReadOnlyList<LeaseEvent> events, CancellationToken cancellationToken)
     {
@@ -601,9 +599,7 @@ internal sealed class VxlanNetwork : INetwork
             Table = RouteTables.Main,
         };
 
-    private static bool InOverlay(FamilyState f, IPNetwork destination) =>
-        f.Overlay is { } n && n.BaseAddress.AddressFamily == destination.BaseAddress.AddressFamily &&
-        destination.PrefixLength >= n.PrefixLength && n.Contains(destination.BaseAddress);
+    private static bool InOverlay(FamilyState f, IPNetwork destination) => VxlanKernelCheck.InOverlay(f.Overlay, destination);
 
     private async Task RepublishAsync(CancellationToken cancellationToken)
     {
@@ -773,26 +769,62 @@ internal sealed class VxlanNetwork : INetwork
     {
         foreach (var f in _families)
         {
-            var view = f.View;
+            var expected = f.Expected;
             switch (e)
             {
                 case LinkEvent { Change: RtnetlinkChange.Removed } le when le.Link.Index == f.Index || le.Link.Name == f.Spec.Name:
                     return $"device {f.Spec.Name} deleted";
                 case LinkEvent { Change: RtnetlinkChange.Added } le when le.Link.Index == f.Index && le.Link.MacAddress is { } m && !m.Equals(f.Spec.Mac):
                     return $"device {f.Spec.Name} MAC changed to {VtepData.FormatMac(m)}";
-                case RouteEvent { Change: RtnetlinkChange.Removed } re when re.Route.Table == RouteTables.Main && view.Routes.Contains(re.Route.Destination):
-                    return $"route {re.Route.Destination} deleted";
-                case NeighborEvent { Change: RtnetlinkChange.Removed } ne when ne.Neighbor.InterfaceIndex == f.Index && view.Neighbors.Contains(ne.Neighbor.Address):
-                    return $"neighbour {ne.Neighbor.Address} deleted";
-                case FdbEvent { Change: RtnetlinkChange.Removed } fe when fe.Entry.InterfaceIndex == f.Index && view.Fdb.Contains(fe.Entry.LinkAddress):
-                    return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} deleted";
+                case LinkEvent { Change: RtnetlinkChange.Added } le when le.Link.Index == f.Index && !le.Link.IsUp:
+                    return $"device {f.Spec.Name} down"; // IPv4 drops the device's routes without telling anyone
+                case RouteEvent re when re.Route.Table == RouteTables.Main &&
+                    expected.Routes.TryGetValue(KernelKeys.Address(re.Route.Destination.BaseAddress), out var want) && want.Prefix == re.Route.Destination.PrefixLength:
+                    if (re.Change == RtnetlinkChange.Removed)
+                    {
+                        return $"route {re.Route.Destination} deleted";
+                    }
+
+                    // Whoever wrote it, a route to a peer's subnet that is not ours replaced ours (or sits beside it, and the
+                    // reconcile finds nothing to do).
+                    if (re.Route.Type != RouteType.Unicast || re.Route.Gateway is not { } gw ||
+                        !want.Matches(re.Route.Destination.PrefixLength, KernelKeys.Address(gw), re.Route.OutputInterface == f.Index, re.Route.OnLink))
+                    {
+                        return $"route {re.Route.Destination} replaced";
+                    }
+
+                    break;
+                case NeighborEvent ne when ne.Neighbor.InterfaceIndex == f.Index && expected.Neighbors.TryGetValue(KernelKeys.Address(ne.Neighbor.Address), out var mac):
+                    if (ne.Change == RtnetlinkChange.Removed)
+                    {
+                        return $"neighbour {ne.Neighbor.Address} deleted";
+                    }
+
+                    if ((ne.Neighbor.State & NeighborState.Permanent) == 0 || ne.Neighbor.LinkAddress is not { } lladdr || KernelKeys.Mac(lladdr) != mac)
+                    {
+                        return $"neighbour {ne.Neighbor.Address} replaced";
+                    }
+
+                    break;
+                case FdbEvent fe when fe.Entry.InterfaceIndex == f.Index && expected.Fdb.TryGetValue(KernelKeys.Mac(fe.Entry.LinkAddress), out var dst):
+                    if (fe.Change == RtnetlinkChange.Removed)
+                    {
+                        return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} deleted";
+                    }
+
+                    if (fe.Entry.Destination is not { } d || KernelKeys.Address(d) != dst)
+                    {
+                        return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} replaced";
+                    }
+
+                    break;
             }
         }
 
         return e is ResyncEvent r ? "monitor resync: " + r.Reason : null;
     }
 
-    /// <summary>Per-family state; <see cref="View"/> is an immutable snapshot the kernel watcher reads without the lock.</summary>
+    /// <summary>Per-family state; <see cref="Expected"/> is an immutable snapshot the kernel watcher reads without the lock.</summary>
     private sealed class FamilyState(VxlanDeviceSpec spec)
     {
         public VxlanDeviceSpec Spec { get; set; } = spec;
@@ -808,28 +840,15 @@ internal sealed class VxlanNetwork : INetwork
         /// <summary>The lease-set version <see cref="Programmed"/> was planned from (-1: never planned).</summary>
         public long PlannedVersion { get; set; } = -1;
 
-        public WatchView View { get; private set; } = new([], [], []);
+        /// <summary>What the device should hold, as of the last <see cref="PublishView"/>; read by the kernel watcher without the lock.</summary>
+        public ExpectedKernelState Expected { get; private set; } = ExpectedKernelState.Empty;
+
+        /// <summary>The in-place comparison of the kernel with <see cref="Expected"/> (used under the lock).</summary>
+        public required VxlanKernelCheck Check { get; init; }
 
         public void PublishView()
         {
-            var routes = new HashSet<IPNetwork>(Programmed.Count);
-            var neighbors = new HashSet<IPAddress>(Programmed.Count);
-            var fdb = new HashSet<PhysicalAddress>(Programmed.Count);
-            foreach (var (subnet, plan) in Programmed)
-            {
-                routes.Add(subnet);
-                if (plan.Neighbor is { } n)
-                {
-                    neighbors.Add(n.Address);
-                }
-
-                if (plan.Fdb is { } f)
-                {
-                    fdb.Add(f.Mac);
-                }
-            }
-
-            View = new WatchView(routes, neighbors, fdb);
+            Expected = new ExpectedKernelState(Programmed);
             PeerCount = Programmed.Count;
         }
 
@@ -838,6 +857,4 @@ internal sealed class VxlanNetwork : INetwork
 
         private int _peerCount;
     }
-
-    private sealed record WatchView(HashSet<IPNetwork> Routes, HashSet<IPAddress> Neighbors, HashSet<PhysicalAddress> Fdb);
 }

@@ -45,6 +45,9 @@ public sealed class AliHarness : IAsyncDisposable
 
     public TestSubnetManager? SubnetManager { get; private set; }
 
+    /// <summary>Where the network reports its data path's health, or null.</summary>
+    public IDataPathMonitor? DataPath { get; set; }
+
     public string BackendJson { get; set; } = $$"""{"Type":"ali-vpc","AccessKeyID":"{{AccessKeyId}}","AccessKeySecret":"{{Secret}}"}""";
 
     public async Task<INetwork> RegisterAsync()
@@ -56,6 +59,7 @@ public sealed class AliHarness : IAsyncDisposable
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "eth0", Index = 2, Mtu = 1500, Address = IPAddress.Parse("192.168.0.10") },
             LoggerFactory = Logs,
+            DataPath = DataPath,
             PreviousSubnet = Subnet,
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -83,6 +83,15 @@ public sealed class FakeAliVpc
 
     public FakeAliTable Table(string id) => Tables.Single(t => t.Id == id);
 
+    /// <summary>Runs <paramref name="change"/> under the fake's lock: a test changes the cloud while a backend calls it.</summary>
+    public void Locked(Action change)
+    {
+        lock (_gate)
+        {
+            change();
+        }
+    }
+
     public FakeResponse Handle(RecordedRequest request)
     {
         lock (_gate)

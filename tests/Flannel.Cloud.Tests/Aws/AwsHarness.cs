@@ -44,6 +44,9 @@ public sealed class AwsHarness : IAsyncDisposable
 
     public TestSubnetManager? SubnetManager { get; private set; }
 
+    /// <summary>Where the network reports its data path's health, or null.</summary>
+    public IDataPathMonitor? DataPath { get; set; }
+
     public async Task<INetwork> RegisterAsync()
     {
         var config = NetworkConfig.Parse($$"""{"Network":"10.20.0.0/16","Backend":{{BackendJson}}}""");
@@ -53,6 +56,7 @@ public sealed class AwsHarness : IAsyncDisposable
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "ens5", Index = 2, Mtu = 9001, Address = InterfaceAddress },
             LoggerFactory = Logs,
+            DataPath = DataPath,
             PreviousSubnet = IPNetwork.Parse("10.20.1.0/24"),
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -86,6 +86,15 @@ public sealed class FakeEc2
 
     public FakeRouteTable Table(string id) => Tables.Single(t => t.Id == id);
 
+    /// <summary>Runs <paramref name="change"/> under the fake's lock: a test changes the cloud while a backend calls it.</summary>
+    public void Locked(Action change)
+    {
+        lock (_gate)
+        {
+            change();
+        }
+    }
+
     public FakeResponse Handle(RecordedRequest request)
     {
         lock (_gate)

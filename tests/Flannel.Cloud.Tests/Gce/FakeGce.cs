@@ -66,6 +66,15 @@ public sealed class FakeGce
         ["selfLink"] = Link + "global/routes/" + name,
     };
 
+    /// <summary>Runs <paramref name="change"/> under the fake's lock: a test changes the cloud while a backend calls it.</summary>
+    public void Locked(Action change)
+    {
+        lock (_gate)
+        {
+            change();
+        }
+    }
+
     public FakeResponse Handle(RecordedRequest request)
     {
         lock (_gate)

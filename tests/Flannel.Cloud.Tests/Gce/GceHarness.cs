@@ -28,6 +28,9 @@ public sealed class GceHarness : IAsyncDisposable
 
     public TestSubnetManager? SubnetManager { get; private set; }
 
+    /// <summary>Where the network reports its data path's health, or null.</summary>
+    public IDataPathMonitor? DataPath { get; set; }
+
     public async Task<INetwork> RegisterAsync()
     {
         var config = NetworkConfig.Parse("""{"Network":"10.40.0.0/16","Backend":{"Type":"gce"}}""");
@@ -37,6 +40,7 @@ public sealed class GceHarness : IAsyncDisposable
             SubnetManager = SubnetManager,
             Interface = new ExternalInterface { Name = "ens4", Index = 2, Mtu = 1460, Address = IPAddress.Parse("10.128.0.5") },
             LoggerFactory = Logs,
+            DataPath = DataPath,
             PreviousSubnet = IPNetwork.Parse("10.40.1.0/24"),
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
