@@ -34,6 +34,8 @@ internal static class DaemonFlags
         new("node-name", FlagKind.String, string.Empty, "this node's name (flanneld reads NODE_NAME)"),
         new("allow-backend-change", FlagKind.Bool, "false", "allow starting with a backend type different from the node's previous lease"),
         new("v", FlagKind.Int, "0", "log level for V logs (0 info, higher is more verbose)"),
+        new("vmodule", FlagKind.String, string.Empty, "klog's per-file verbosity; accepted so flanneld command lines keep working, ignored (use -v)"),
+        new("log_backtrace_at", FlagKind.String, string.Empty, "klog's backtrace location; accepted so flanneld command lines keep working, ignored"),
         new("version", FlagKind.Bool, "false", "print version and exit"),
     ];
 }

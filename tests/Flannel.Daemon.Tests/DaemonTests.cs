@@ -339,6 +339,15 @@ public sealed class DaemonTests : IDisposable
     }
 
     [Fact]
+    public void Flanneld_klog_flags_are_accepted()
+    {
+        // A flanneld unit's -vmodule / -log_backtrace_at must not turn into exit 2 ("flag provided but not defined").
+        var (code, output) = FlanneldProcess.Run(["-v=2", "-vmodule=main=3", "-log_backtrace_at=main.go:1", "--net-config-path", Path.Combine(_work, "none.json")]);
+        Assert.Equal(1, code);
+        Assert.Contains("--net-config-path", Assert.Single(ErrorLines(output)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_flag_syntax_from_the_environment_exits_2()
     {
         var (code, output) = FlanneldProcess.Run([], environment: new Dictionary<string, string> { ["FLANNELD_HEALTHZ_PORT"] = "eighty" });
