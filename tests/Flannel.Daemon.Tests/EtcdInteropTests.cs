@@ -119,6 +119,35 @@ public sealed class EtcdInteropTests : IDisposable
         Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
     }
 
+    [PrivilegedTheory]
+    [InlineData("vxlan", """{"PublicIP":"198.18.7.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"{mac}"}}""", 1450)]
+    [InlineData("host-gw", """{"PublicIP":"198.18.7.1","PublicIPv6":null,"BackendType":"host-gw"}""", 1500)]
+    [InlineData("udp", """{"PublicIP":"198.18.7.1","PublicIPv6":null}""", 1472)]
+    [InlineData("alloc", """{"PublicIP":"198.18.7.1","PublicIPv6":null}""", 1500)]
+    public async Task The_own_lease_and_subnet_env_are_byte_for_byte_flannels_per_backend(string backend, string value, int mtu)
+    {
+        // Spec §2.2 (values: udp/alloc write no type), §2.3 (24 h TTL), §2.2 key, §5.4 (subnet.env lines and MTU per §4).
+        await using var etcd = await EtcdServer.StartAsync();
+        using var ns = Host();
+        await Put(etcd, Prefix + "/config", $$$"""{"Network":"10.5.0.0/16","Backend":{"Type":"{{{backend}}}"}}""");
+        var port = FlanneldProcess.FreePort();
+        using var daemon = FlanneldProcess.Start(Args(ns, etcd, port), port);
+        await daemon.WaitReadyAsync();
+
+        var key = Assert.Single(await etcd.KeysAsync(Prefix + "/subnets/"));
+        var m = Regex.Match(key, @"^/coreos\.com/network/subnets/10\.5\.(\d+)\.0-24$");
+        Assert.True(m.Success, key);
+        var (stored, leaseId, _) = (await etcd.GetRawAsync(key))!.Value;
+        Assert.Equal(value.Replace("{mac}", backend == "vxlan" ? Mac(ns, "flannel.1") : string.Empty, StringComparison.Ordinal), Encoding.UTF8.GetString(stored));
+        Assert.Equal(86400, await etcd.GrantedTtlAsync(leaseId));
+        Assert.Equal(
+            $"FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.{m.Groups[1].Value}.1/24\nFLANNEL_MTU={mtu}\nFLANNEL_IPMASQ=false\nFLANNEL_BACKEND_TYPE={backend}\n",
+            File.ReadAllText(Path.Combine(_work, "run", "subnet.env")));
+
+        daemon.Terminate();
+        Assert.Equal(0, daemon.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
     [PrivilegedFact]
     public async Task A_bad_config_in_etcd_is_one_line_naming_the_key()
     {
