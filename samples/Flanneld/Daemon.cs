@@ -43,11 +43,8 @@ internal static partial class Daemon
         await using var store = await OpenStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
         var config = await GetConfigAsync(s, store.Manager, log, ct).ConfigureAwait(false);
         WarnWithoutBrNetfilter(config, s, log);
-        if (config.BackendDefaulted)
-        {
-            LogBackendDefaulted(log);
-        }
-
+        // A defaulted backend (no "Backend" object) is already warned about by LeaseManager (event 1040) when it reads the
+        // configuration, for the embedded store and etcd alike; saying it twice adds nothing.
         using var host = BuildHost(s, config, store.Manager, loggerFactory);
         EnsureBackendInThisBuild(config.BackendType, host.Services.GetRequiredService<BackendRegistry>());
         node = host.Services.GetRequiredService<FlannelNode>();
@@ -196,13 +193,20 @@ internal static partial class Daemon
             throw new FlannelConfigurationException("--net-config-path", s.NetConfigPath, $"cannot read the network configuration ({ex.Message}); write net-conf.json there or point --net-config-path at it (or use etcd with --etcd-endpoints)", ex);
         }
 
+        var unknown = NetConfLint.UnknownFields(text);
         try
         {
             fileConfig = NetworkConfig.Parse(text).Validate();
         }
         catch (FlannelConfigurationException ex)
         {
-            throw new FlannelConfigurationException($"{s.NetConfigPath}: {ex.Message}", ex);
+            var also = unknown.Count > 0 ? $" ({NetConfLint.Describe(unknown)})" : string.Empty;
+            throw new FlannelConfigurationException($"{s.NetConfigPath}: {ex.Message}{also}", ex);
+        }
+
+        if (unknown.Count > 0)
+        {
+            LogUnknownFields(loggerFactory.CreateLogger("flanneld"), s.NetConfigPath, NetConfLint.Describe(unknown));
         }
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(s.DatastorePath));
@@ -336,8 +340,8 @@ internal static partial class Daemon
     [LoggerMessage(EventId = 7103, Level = LogLevel.Information, Message = "Cleaned up: backend {Backend} data path, rules, subnet file and lease removed")]
     private static partial void LogCleanedUp(ILogger logger, string backend);
 
-    [LoggerMessage(EventId = 7104, Level = LogLevel.Warning, Message = "The network configuration names no Backend: using vxlan (Go flanneld would use udp); set Backend.Type to \"vxlan\" in net-conf.json to make it explicit")]
-    private static partial void LogBackendDefaulted(ILogger logger);
+    [LoggerMessage(EventId = 7105, Level = LogLevel.Warning, Message = "{Path}: {Fields} (flanneld ignores unknown fields too)")]
+    private static partial void LogUnknownFields(ILogger logger, string path, string fields);
 
     /// <summary>
     /// Logs as single lines on stderr (flanneld logs only to stderr): time, level, category, event id, message, and

@@ -384,6 +384,7 @@ public sealed class DaemonTests : IDisposable
         { """{"Network": "10.244.0.0/33", "Backend": {"Type": "vxlan"}}""", string.Empty, "10.244.0.0/33" },
         { """{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}""", "--iface=fln-nosuch", "fln-nosuch" },
         { """{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}""", string.Empty, "net-conf" },
+        { """{"Netwrok": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}""", string.Empty, "Network: please define a correct Network parameter (unknown field \"Netwrok\" is ignored (did you mean \"Network\"?))" },
     };
 
     [PrivilegedTheory]
@@ -469,6 +470,34 @@ public sealed class DaemonTests : IDisposable
         Assert.EndsWith("; flanneld needs root, or CAP_NET_ADMIN and CAP_NET_RAW", line, StringComparison.Ordinal);
         Assert.DoesNotContain("Node failed", p.Output, StringComparison.Ordinal); // said once, on the last line
         Assert.DoesNotContain("   at ", p.Output, StringComparison.Ordinal);
+    }
+
+    [PrivilegedFact]
+    public async Task A_config_without_backend_or_with_unknown_fields_is_warned_about_once()
+    {
+        using var ns = TestNamespace.Create("dwarn");
+        ns.Ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
+        ns.Ip("addr", "add", "198.18.0.1/24", "dev", "eth0");
+        ns.Ip("link", "set", "eth0", "up");
+        var conf = Path.Combine(_work, "net-conf.json");
+        File.WriteAllText(conf, """{"Network": "10.244.0.0/16", "SubnetLne": 25, "BackendType": "host-gw"}""");
+        var port = FlanneldProcess.FreePort();
+        using var p = FlanneldProcess.Start(
+            [
+                "--netns", ns.Name, "--iface", "eth0", "--net-config-path", conf, "--datastore-path", Datastore,
+                "--subnet-file", Path.Combine(_work, "subnet.env"), "--state-dir", Path.Combine(_work, "state"),
+                "--healthz-ip", "127.0.0.1", "--healthz-port", port.ToString(CultureInfo.InvariantCulture),
+            ],
+            port);
+        await p.WaitReadyAsync();
+        p.Terminate();
+        Assert.Equal(0, p.WaitForExit(TimeSpan.FromSeconds(30)));
+
+        var lines = p.Output.Split('\n');
+        Assert.Single(lines, l => l.Contains("Go flanneld would use udp", StringComparison.Ordinal));
+        var lint = Assert.Single(lines, l => l.Contains("flanneld[7105]", StringComparison.Ordinal));
+        Assert.Contains("unknown field \"SubnetLne\" is ignored (did you mean \"SubnetLen\"?)", lint, StringComparison.Ordinal);
+        Assert.Contains("unknown field \"BackendType\" is ignored (did you mean \"Backend\": {\"Type\": …}?)", lint, StringComparison.Ordinal);
     }
 
     private static bool RouteProgrammed(DaemonNode node, string backend, IPNetwork peer, IPAddress peerHost)
