@@ -48,7 +48,7 @@ public sealed partial class HostGwBackendFactory : IBackendFactory
         if (iface.PublicIP is { } pub && iface.Address is { } addr && !pub.Equals(addr))
         {
             throw new FlannelConfigurationException(
-                "public-ip",
+                "--public-ip",
                 pub.ToString(),
                 $"your PublicIP differs from interface IP ({addr} on {iface.Name}), meaning that probably you're on a NAT, which is not supported by host-gw backend");
         }
@@ -56,7 +56,7 @@ public sealed partial class HostGwBackendFactory : IBackendFactory
         if (iface.PublicIPv6 is { } pub6 && iface.IPv6Address is { } addr6 && !pub6.Equals(addr6))
         {
             throw new FlannelConfigurationException(
-                "public-ipv6",
+                "--public-ipv6",
                 pub6.ToString(),
                 $"your PublicIPv6 differs from interface IPv6 ({addr6} on {iface.Name}), meaning that probably you're on a NAT, which is not supported by host-gw backend");
         }

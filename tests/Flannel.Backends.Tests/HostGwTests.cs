@@ -142,5 +142,6 @@ public sealed class HostGwTests : IAsyncDisposable
         Assert.Contains("NAT, which is not supported by host-gw backend", ex.Message, StringComparison.Ordinal);
         Assert.Contains("203.0.113.7", ex.Message, StringComparison.Ordinal);
         Assert.Contains("198.18.0.1", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("--public-ip", ex.Field); // the flag, spelled as the interface errors spell theirs
     }
 }

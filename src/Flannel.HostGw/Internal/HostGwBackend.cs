@@ -28,7 +28,7 @@ internal sealed class HostGwBackend : IBackend
         var iface = _context.Interface;
         if (config.EnableIPv4 && iface.PublicIP is null)
         {
-            throw new FlannelConfigurationException("public-ip", null, $"host-gw needs an IPv4 address on {iface.Name} when EnableIPv4 is set");
+            throw new FlannelConfigurationException("--public-ip", null, $"host-gw needs an IPv4 address on {iface.Name} when EnableIPv4 is set");
         }
 
         if (config.EnableIPv6 && iface.PublicIPv6 is null)
