@@ -209,6 +209,11 @@ internal static partial class Daemon
             LogUnknownFields(loggerFactory.CreateLogger("flanneld"), s.NetConfigPath, NetConfLint.Describe(unknown));
         }
 
+        if (Directory.Exists(s.DatastorePath))
+        {
+            throw new FlannelConfigurationException("--datastore-path", s.DatastorePath, "it is a directory; give a file path such as /var/lib/flannel/leases.db");
+        }
+
         var dir = Path.GetDirectoryName(Path.GetFullPath(s.DatastorePath));
         if (dir is not null)
         {

@@ -419,6 +419,7 @@ public sealed class DaemonTests : IDisposable
     [PrivilegedTheory]
     [InlineData("--subnet-file", "afile/subnet.env", "cannot write the subnet file {work}/afile/subnet.env: {work}/afile is a file, not a directory")]
     [InlineData("--subnet-file", "adir", "cannot read the subnet file {work}/adir: it is a directory")]
+    [InlineData("--datastore-path", "adir", "--datastore-path: invalid value \"{work}/adir\": it is a directory; give a file path such as /var/lib/flannel/leases.db")]
     [InlineData("--datastore-path", "afile/leases.db", "--datastore-path: invalid value \"{work}/afile/leases.db\": cannot create its directory {work}/afile: {work}/afile is a file, not a directory")]
     public void Unusable_file_path_exits_1_with_one_line_naming_it(string flag, string relative, string expected)
     {
