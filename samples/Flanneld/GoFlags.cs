@@ -101,6 +101,12 @@ internal sealed class GoFlags
                 }
 
                 value = args[++i];
+
+                // Go would take "--iface --ip-masq" as an interface named "--ip-masq"; no value of ours is a flag name.
+                if (value.Length > 1 && value[0] == '-' && _defs.ContainsKey(value.TrimStart('-').Split('=')[0]))
+                {
+                    throw new FlagException($"flag needs an argument: -{name} (the next argument, {value}, is a flag; write -{name}=VALUE)");
+                }
             }
 
             Validate(def, value, $"-{name}");

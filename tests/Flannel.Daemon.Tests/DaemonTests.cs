@@ -339,6 +339,14 @@ public sealed class DaemonTests : IDisposable
     }
 
     [Fact]
+    public void A_value_flag_followed_by_a_flag_is_a_missing_value_not_a_strange_argument()
+    {
+        var (code, output) = FlanneldProcess.Run(["--iface", "--ip-masq", "--net-config-path", Path.Combine(_work, "none.json")]);
+        Assert.Equal(2, code);
+        Assert.Equal("flanneld: flag needs an argument: -iface (the next argument, --ip-masq, is a flag; write -iface=VALUE)", Assert.Single(ErrorLines(output)));
+    }
+
+    [Fact]
     public void Flanneld_klog_flags_are_accepted()
     {
         // A flanneld unit's -vmodule / -log_backtrace_at must not turn into exit 2 ("flag provided but not defined").
