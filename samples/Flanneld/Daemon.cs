@@ -51,6 +51,7 @@ internal static partial class Daemon
         using var host = BuildHost(s, config, store.Manager, loggerFactory);
         node = host.Services.GetRequiredService<FlannelNode>();
         metrics.Attach(node);
+        using var trim = new StartupTrim(node, log, ct);
         try
         {
             await host.RunAsync(ct).ConfigureAwait(false);
@@ -250,6 +251,9 @@ internal static partial class Daemon
 
     [LoggerMessage(EventId = 7103, Level = LogLevel.Information, Message = "Cleaned up: backend {Backend} data path, rules, subnet file and lease removed")]
     private static partial void LogCleanedUp(ILogger logger, string backend);
+
+    [LoggerMessage(EventId = 7105, Level = LogLevel.Debug, Message = "Start-up done: heap compacted, GC memory committed {Before} → {After} bytes")]
+    internal static partial void LogTrimmed(ILogger logger, long before, long after);
 
     [LoggerMessage(EventId = 7104, Level = LogLevel.Warning, Message = "The network configuration names no Backend: using vxlan (Go flanneld would use udp); set Backend.Type to \"vxlan\" in net-conf.json to make it explicit")]
     private static partial void LogBackendDefaulted(ILogger logger);
