@@ -43,12 +43,14 @@ internal static partial class Daemon
         await using var store = await OpenStoreAsync(s, loggerFactory, ct).ConfigureAwait(false);
         var config = await GetConfigAsync(s, store.Manager, log, ct).ConfigureAwait(false);
         WarnWithoutBrNetfilter(config, s, log);
+
         // A defaulted backend (no "Backend" object) is already warned about by LeaseManager (event 1040) when it reads the
         // configuration, for the embedded store and etcd alike; saying it twice adds nothing.
         using var host = BuildHost(s, config, store.Manager, loggerFactory);
         EnsureBackendInThisBuild(config.BackendType, host.Services.GetRequiredService<BackendRegistry>());
         node = host.Services.GetRequiredService<FlannelNode>();
         metrics.Attach(node);
+        using var trim = new StartupTrim(node, log, ct);
         try
         {
             await host.RunAsync(ct).ConfigureAwait(false);
@@ -345,7 +347,10 @@ internal static partial class Daemon
     [LoggerMessage(EventId = 7103, Level = LogLevel.Information, Message = "Cleaned up: backend {Backend} data path, rules, subnet file and lease removed")]
     private static partial void LogCleanedUp(ILogger logger, string backend);
 
-    [LoggerMessage(EventId = 7105, Level = LogLevel.Warning, Message = "{Path}: {Fields} (flanneld ignores unknown fields too)")]
+    [LoggerMessage(EventId = 7105, Level = LogLevel.Debug, Message = "Start-up done: heap compacted, GC memory committed {Before} → {After} bytes")]
+    internal static partial void LogTrimmed(ILogger logger, long before, long after);
+
+    [LoggerMessage(EventId = 7106, Level = LogLevel.Warning, Message = "{Path}: {Fields} (flanneld ignores unknown fields too)")]
     private static partial void LogUnknownFields(ILogger logger, string path, string fields);
 
     /// <summary>

@@ -504,7 +504,7 @@ public sealed class DaemonTests : IDisposable
 
         var lines = p.Output.Split('\n');
         Assert.Single(lines, l => l.Contains("Go flanneld would use udp", StringComparison.Ordinal));
-        var lint = Assert.Single(lines, l => l.Contains("flanneld[7105]", StringComparison.Ordinal));
+        var lint = Assert.Single(lines, l => l.Contains("flanneld[7106]", StringComparison.Ordinal));
         Assert.Contains("unknown field \"SubnetLne\" is ignored (did you mean \"SubnetLen\"?)", lint, StringComparison.Ordinal);
         Assert.Contains("unknown field \"BackendType\" is ignored (did you mean \"Backend\": {\"Type\": …}?)", lint, StringComparison.Ordinal);
     }

@@ -12,7 +12,7 @@ bin=$1 store=$2 secs=$3 step=${4:-30}
 source "$(dirname "$0")/daemon-ns.sh" fln-steady
 if [[ -n $store ]]; then cp "$store" "$work/leases.db"; fi
 start_daemon "$bin"
-printf 'seconds\tVmRSS_kB\tVmHWM_kB\tGCs_gen0/1/2\theap_kB_gen0/1/2/loh/poh\n'
+printf 'seconds\tVmRSS_kB\tVmHWM_kB\tGCs_gen0/1/2\theap_kB_gen0/1/2/loh/poh\tgc_committed_kB\n'
 t=0
 while (( t < secs )); do
   sleep "$step"
@@ -20,6 +20,7 @@ while (( t < secs )); do
   m=$(curl -s "http://127.0.0.1:$port/metrics" || true)
   gcs=$(grep -E '^dotnet_gc_collections_total' <<<"$m" | awk '{printf "%s/", $2}' || true)
   heap=$(grep -E '^dotnet_gc_last_collection_heap_size_bytes' <<<"$m" | awk '{printf "%d/", $2/1024}' || true)
-  printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" \
-    "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")" "${gcs%/}" "${heap%/}"
+  committed=$(awk '/^dotnet_gc_last_collection_memory_committed_size_bytes/ {printf "%d", $2/1024}' <<<"$m" || true)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")" \
+    "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")" "${gcs%/}" "${heap%/}" "$committed"
 done
