@@ -15,6 +15,37 @@ public sealed class BackendMetricsTests : IDisposable
     public void Dispose() => Directory.Delete(_stateDir, recursive: true);
 
     [PrivilegedFact]
+    public async Task A_peer_whose_vtep_mac_moves_is_reprogrammed_from_the_lease_event_without_a_heal()
+    {
+        // Our own deletions (the peer's old FDB entry) and replacements (its neighbour's MAC) are announced by the
+        // kernel watch too: they must not be taken for someone else's and cost a full reconcile.
+        using var probe = new MetricsProbe();
+        await using var lab = BackendLab.Create(
+            """{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}""",
+            () => new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = _stateDir, ReconcileInterval = TimeSpan.FromHours(1) }));
+        var h = lab.Hosts.Hosts[0];
+        await lab.StartAsync(h, meters: probe);
+        await lab.StartAllAsync();
+        var me = ("instance", h.Name);
+        await BackendLab.EventuallyAsync(() => VxlanMultiHostTests.Converged(lab, h), Within, "converged");
+        var heals = probe.Sum("flannel.vxlan.reconciles", me, ("trigger", "heal"));
+
+        var peer = lab.AgentOf(lab.Hosts.Hosts[1]).Network.Lease;
+        var moved = System.Net.NetworkInformation.PhysicalAddress.Parse("0a-11-22-33-44-55");
+        await lab.Registry.UpdateAsync(peer with { Attributes = peer.Attributes with { BackendData = VtepData.Create(1, moved) } }, null, TestContext.Current.CancellationToken);
+        var vtep = peer.Subnet!.Value.BaseAddress.ToString();
+        await BackendLab.EventuallyAsync(
+            () => KernelOracle.Neighbors(h.Namespace, "flannel.1", false).Contains($"{vtep} 0a:11:22:33:44:55") &&
+                KernelOracle.Fdb(h.Namespace, "flannel.1").Contains($"0a:11:22:33:44:55 {peer.Attributes.PublicIP}"),
+            Within,
+            "the moved MAC programmed");
+        await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken); // the watch's 20 ms coalescing, many times over
+        Assert.DoesNotContain(KernelOracle.Fdb(h.Namespace, "flannel.1"), e => e.StartsWith(VtepData.FormatMac(VtepData.TryReadMac(peer.Attributes.BackendData, out _)!), StringComparison.Ordinal));
+        Assert.Equal(heals, probe.Sum("flannel.vxlan.reconciles", me, ("trigger", "heal")));
+        Assert.Equal(0, probe.Sum("flannel.vxlan.heals", me));
+    }
+
+    [PrivilegedFact]
     public async Task Vxlan_instruments_count_peers_reconciles_and_what_was_healed_under_us()
     {
         using var probe = new MetricsProbe();

@@ -37,6 +37,7 @@ public class VxlanKernelCheckTests
         { "extra route in the overlay on the device", false },
         { "someone else's route in the overlay elsewhere", true },
         { "route outside the overlay on the device", true },
+        { "the kernel's prefix route of an address on the device", true },
     };
 
     [PrivilegedTheory]
@@ -78,6 +79,7 @@ public class VxlanKernelCheckTests
             case "extra route in the overlay on the device": ns.Ip("route", "add", "10.244.9.0/24", "dev", "flannel.1"); break;
             case "someone else's route in the overlay elsewhere": ns.Ip("route", "add", "10.244.9.0/24", "via", "198.18.0.7", "dev", "eth0"); break;
             case "route outside the overlay on the device": ns.Ip("route", "add", "10.99.0.0/24", "via", "10.244.1.0", "dev", "flannel.1", "onlink", "proto", "70"); break;
+            case "the kernel's prefix route of an address on the device": ns.Ip("addr", "add", "10.244.0.0/24", "dev", "flannel.1"); break;
         }
 
         using var handle = NetworkNamespace.OpenByName(ns.Name);

@@ -111,8 +111,9 @@ internal sealed class ExpectedKernelState
 /// <summary>
 /// Compares one family's kernel state with <see cref="ExpectedKernelState"/> while the dumps are read, without
 /// materialising them: it applies the same ownership rules as the full reconcile (permanent neighbour and FDB
-/// entries on the device, unicast routes in the overlay on the device or with our protocol) and answers whether the
-/// full reconcile would find anything to do. A periodic check of 1,000 peers then costs no garbage at all.
+/// entries on the device, unicast routes in the overlay on the device or with our protocol, see <see cref="Owned"/>)
+/// and answers whether the full reconcile would find anything to do. A periodic check of 1,000 peers then costs no
+/// garbage at all.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVisitor
@@ -169,7 +170,7 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
     public void Visit(in RouteMessage route)
     {
         var onDevice = route.OutputInterface == _index;
-        if (route.Type != RouteType.Unicast || !(onDevice || route.Protocol == _protocol) || !InOverlay(route.Destination, route.DestinationLength))
+        if (!Owned(route.Type, route.Protocol, onDevice, _protocol) || !InOverlay(route.Destination, route.DestinationLength))
         {
             return;
         }
@@ -242,7 +243,7 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
         var routes = new List<ObservedRoute>();
         foreach (var r in await rtnl.Routes.ListAsync(new RouteFilter { Family = family, Table = RouteTables.Main }, cancellationToken).ConfigureAwait(false))
         {
-            if (r.Type == RouteType.Unicast && InOverlay(overlay, r.Destination) && (r.OutputInterface == index || r.Protocol == protocol))
+            if (Owned(r.Type, r.Protocol, r.OutputInterface == index, protocol) && InOverlay(overlay, r.Destination))
             {
                 routes.Add(new ObservedRoute(r.Destination, r.Gateway, r.OutputInterface == index, r.OnLink));
             }
@@ -250,6 +251,13 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
 
         return new ObservedState(neighbors, fdb, routes);
     }
+
+    /// <summary>
+    /// Whether a main-table route in the overlay is the backend's to keep or remove: a unicast route on its device or
+    /// carrying its protocol — but never one the kernel made itself (the prefix route of an address on the device).
+    /// </summary>
+    public static bool Owned(RouteType type, RouteProtocol protocol, bool onDevice, RouteProtocol ours) =>
+        type == RouteType.Unicast && protocol != RouteProtocol.Kernel && (onDevice || protocol == ours);
 
     /// <summary>Whether a destination lies inside the overlay network (and is not wider than it).</summary>
     public static bool InOverlay(IPNetwork? overlay, IPNetwork destination) =>

@@ -446,16 +446,11 @@ internal sealed class VxlanNetwork : INetwork
                 }
             }
 
-            try
-            {
-                await ApplyAsync(f, program, delNeighbors, delFdb, delRoutes, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                // Programmed changed above whatever the kernel said: the watch view (and the peer gauge) follow it,
-                // so what the heal after a failure programs is watched too.
-                f.PublishView();
-            }
+            // Programmed changed above whatever the kernel will say: the watch view (and the peer gauge) follow it
+            // before the batch goes out, so the notifications of our own changes (the old entries of a peer whose MAC
+            // or address moved) are not taken for someone else's, and what a heal after a failure programs is watched.
+            f.PublishView();
+            await ApplyAsync(f, program, delNeighbors, delFdb, delRoutes, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -780,41 +775,31 @@ internal sealed class VxlanNetwork : INetwork
                     return $"device {f.Spec.Name} down"; // IPv4 drops the device's routes without telling anyone
                 case RouteEvent re when re.Route.Table == RouteTables.Main &&
                     expected.Routes.TryGetValue(KernelKeys.Address(re.Route.Destination.BaseAddress), out var want) && want.Prefix == re.Route.Destination.PrefixLength:
-                    if (re.Change == RtnetlinkChange.Removed)
+                    var ours = re.Route.Type == RouteType.Unicast && re.Route.Gateway is { } gw &&
+                        want.Matches(re.Route.Destination.PrefixLength, KernelKeys.Address(gw), re.Route.OutputInterface == f.Index, re.Route.OnLink);
+                    if (re.Change == RtnetlinkChange.Removed ? ours || re.Route.Gateway is null : !ours)
                     {
-                        return $"route {re.Route.Destination} deleted";
-                    }
-
-                    // Whoever wrote it, a route to a peer's subnet that is not ours replaced ours (or sits beside it, and the
-                    // reconcile finds nothing to do).
-                    if (re.Route.Type != RouteType.Unicast || re.Route.Gateway is not { } gw ||
-                        !want.Matches(re.Route.Destination.PrefixLength, KernelKeys.Address(gw), re.Route.OutputInterface == f.Index, re.Route.OnLink))
-                    {
-                        return $"route {re.Route.Destination} replaced";
+                        // Our route went away, or — whoever wrote it — a route to a peer's subnet that is not ours replaced
+                        // ours (or sits beside it, and the reconcile finds nothing to do). The removal of a route that
+                        // is not the one we want (the old one of a peer whose plan just changed) is no news.
+                        return $"route {re.Route.Destination} {(re.Change == RtnetlinkChange.Removed ? "deleted" : "replaced")}";
                     }
 
                     break;
                 case NeighborEvent ne when ne.Neighbor.InterfaceIndex == f.Index && expected.Neighbors.TryGetValue(KernelKeys.Address(ne.Neighbor.Address), out var mac):
-                    if (ne.Change == RtnetlinkChange.Removed)
+                    // A deletion notice carries the entry as it died (state NUD_FAILED): judge it by its MAC alone.
+                    var sameMac = ne.Neighbor.LinkAddress is not { } lladdr || KernelKeys.Mac(lladdr) == mac;
+                    if (ne.Change == RtnetlinkChange.Removed ? sameMac : !sameMac || ne.Neighbor.LinkAddress is null || (ne.Neighbor.State & NeighborState.Permanent) == 0)
                     {
-                        return $"neighbour {ne.Neighbor.Address} deleted";
-                    }
-
-                    if ((ne.Neighbor.State & NeighborState.Permanent) == 0 || ne.Neighbor.LinkAddress is not { } lladdr || KernelKeys.Mac(lladdr) != mac)
-                    {
-                        return $"neighbour {ne.Neighbor.Address} replaced";
+                        return $"neighbour {ne.Neighbor.Address} {(ne.Change == RtnetlinkChange.Removed ? "deleted" : "replaced")}";
                     }
 
                     break;
                 case FdbEvent fe when fe.Entry.InterfaceIndex == f.Index && expected.Fdb.TryGetValue(KernelKeys.Mac(fe.Entry.LinkAddress), out var dst):
-                    if (fe.Change == RtnetlinkChange.Removed)
+                    var sameDst = fe.Entry.Destination is not { } d || KernelKeys.Address(d) == dst;
+                    if (fe.Change == RtnetlinkChange.Removed ? sameDst : !sameDst || fe.Entry.Destination is null)
                     {
-                        return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} deleted";
-                    }
-
-                    if (fe.Entry.Destination is not { } d || KernelKeys.Address(d) != dst)
-                    {
-                        return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} replaced";
+                        return $"FDB entry {VtepData.FormatMac(fe.Entry.LinkAddress)} {(fe.Change == RtnetlinkChange.Removed ? "deleted" : "replaced")}";
                     }
 
                     break;

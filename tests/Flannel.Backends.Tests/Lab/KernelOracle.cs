@@ -25,6 +25,12 @@ internal static class KernelOracle
                 continue;
             }
 
+            var routeDev = dev ?? (r.TryGetProperty("dev", out var kdev) ? kdev.GetString() : null);
+            if (r.TryGetProperty("protocol", out var proto) && proto.GetString() == "kernel" && routeDev?.StartsWith("flannel", StringComparison.Ordinal) == true)
+            {
+                continue; // the kernel's route for the device's own address: the kernel's, not the backend's
+            }
+
             var gw = r.TryGetProperty("gateway", out var g) ? g.GetString() : null;
             var onlink = r.TryGetProperty("flags", out var f) && f.EnumerateArray().Any(x => x.GetString() == "onlink");
             var d = dev is null && r.TryGetProperty("dev", out var dd) ? " dev " + dd.GetString() : string.Empty;
