@@ -315,6 +315,7 @@ async ValueTask DumpPhase(string phase)
     using var self = Process.GetCurrentProcess();
     self.Refresh();
     var cpu0 = self.TotalProcessorTime;
+    var user0 = self.UserProcessorTime;
     var allocated = GC.GetTotalAllocatedBytes(precise: true);
     var sw = Stopwatch.StartNew();
     long matched = 0;
@@ -327,6 +328,7 @@ async ValueTask DumpPhase(string phase)
     allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
     self.Refresh();
     var cpu = self.TotalProcessorTime - cpu0;
+    var user = self.UserProcessorTime - user0;
     if (matched != entries)
     {
         throw new InvalidOperationException($"{phase}: {matched} entries matched over {r} dumps, expected {entries}");
@@ -335,7 +337,7 @@ async ValueTask DumpPhase(string phase)
     var seconds = sw.Elapsed.TotalSeconds;
     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{phase} {n} {seconds:F6} {entries / seconds:F0}"));
     Console.Out.Flush();
-    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"nlbench-cs: {phase}: {r} dumps of {n}; {(double)allocated / entries:F1} bytes allocated per entry; cpu {cpu.TotalMicroseconds / entries:F3} us/entry"));
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"nlbench-cs: {phase}: {r} dumps of {n}; {(double)allocated / entries:F1} bytes allocated per entry; cpu {cpu.TotalMicroseconds / entries:F3} us/entry (user {user.TotalMicroseconds / entries:F3})"));
 }
 
 if (meters)
