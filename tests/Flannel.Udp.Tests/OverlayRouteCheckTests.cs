@@ -10,6 +10,7 @@ namespace Flannel.Udp.Tests;
 /// The health check's in-place route lookup against a real kernel table: it finds exactly what the former
 /// <c>Routes.ListAsync</c> + LINQ predicate found, near misses included, and allocates nothing per route.
 /// </summary>
+[Trait("Category", "Privileged")]
 public sealed class OverlayRouteCheckTests
 {
     private static readonly IPNetwork Overlay = IPNetwork.Parse("10.244.0.0/16");
