@@ -37,6 +37,7 @@ internal sealed class UdpNetwork : INetwork
     private readonly Dictionary<IPNetwork, (PeerRoute Route, IPAddress Peer)> _routes = [];
     private readonly Lock _swap = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly OverlayRouteCheck _routeCheck;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private UdpDataPath _dataPath;
     private PeerTable _peers = PeerTable.Empty;
@@ -59,6 +60,7 @@ internal sealed class UdpNetwork : INetwork
         _options = options;
         _logger = logger;
         _counters = dataPath.Counters;
+        _routeCheck = new OverlayRouteCheck(setup.Network);
         _sendErrorsSeen = Volatile.Read(ref _counters.SendErrors);
         dataPath.FaultSignal = Wake;
         _metrics = new UdpMetrics(context.MeterFactory, _counters, () => DataPath.Peers.Routes.Count, context.InstanceName);
@@ -248,8 +250,10 @@ internal sealed class UdpNetwork : INetwork
         }
 
         // Setting a device down drops its routes: read them after the link is up again.
-        var routes = await _rtnl.Routes.ListAsync(new RouteFilter { Family = AddressFamily.InterNetwork, Table = RouteTables.Main }, cancellationToken).ConfigureAwait(false);
-        if (!routes.Any(r => r.Destination.Equals(_setup.Network) && r.OutputInterface == index))
+        // Visited in place (one reusable visitor, used under _gate): the check allocates nothing per route in the table.
+        _routeCheck.Reset(index);
+        await _rtnl.Routes.VisitAsync(_routeCheck.Filter, _routeCheck, cancellationToken).ConfigureAwait(false);
+        if (!_routeCheck.Found)
         {
             found.Add($"the route for the overlay network {_setup.Network} through {name} was missing");
             if (repair)
