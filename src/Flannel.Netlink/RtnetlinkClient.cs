@@ -305,13 +305,24 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 var len = Encode(type, Nl.NLM_F_REQUEST | Nl.NLM_F_DUMP, seq, state, encode);
                 _socket.Send(_send.AsSpan(0, len));
                 var interrupted = false;
-                while (true)
+                try
                 {
-                    var n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
-                    if (ScanDump(_receive.AsSpan(0, n), seq, type, sink, ref interrupted))
+                    while (true)
                     {
-                        break;
+                        cancellationToken.ThrowIfCancellationRequested(); // a receive with data waiting does not look
+                        var n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
+                        if (ScanDump(_receive.AsSpan(0, n), seq, type, sink, ref interrupted))
+                        {
+                            break;
+                        }
                     }
+                }
+                catch (Exception ex) when (ex is not NetlinkException)
+                {
+                    // Abandoned part-way (cancelled, a malformed entry, the visitor threw): the kernel's dump is still
+                    // running on this socket and would refuse the next one (EBUSY). Read it to its end first.
+                    await DrainDumpAsync(type, seq).ConfigureAwait(false);
+                    throw;
                 }
 
                 if (!interrupted)
@@ -339,6 +350,44 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         {
             Exit();
         }
+    }
+
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Reads and drops the rest of an abandoned dump, up to its NLMSG_DONE (bounded in time).</summary>
+    private async ValueTask DrainDumpAsync(ushort type, uint seq)
+    {
+        using var timeout = new CancellationTokenSource(DrainTimeout);
+        try
+        {
+            while (true)
+            {
+                var n = await _socket.ReceiveAsync(_receive, timeout.Token).ConfigureAwait(false);
+                if (EndsDump(_receive.AsSpan(0, n), seq))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or NetlinkException or IOException or System.Net.Sockets.SocketException)
+        {
+            Log.DumpDrainFailed(_logger, Nl.TypeName(type), ex.Message);
+        }
+    }
+
+    /// <summary>Whether a datagram holds the message that ends dump <paramref name="seq"/> (NLMSG_DONE or NLMSG_ERROR).</summary>
+    internal static bool EndsDump(ReadOnlySpan<byte> datagram, uint seq)
+    {
+        var reader = new NetlinkMessageReader(datagram);
+        while (reader.TryRead(out var m))
+        {
+            if (m.Header.Sequence == seq && m.Header.Type is Nl.NLMSG_DONE or Nl.NLMSG_ERROR)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private int Encode<T>(ushort type, ushort flags, uint seq, T state, Encoder<T> encode)

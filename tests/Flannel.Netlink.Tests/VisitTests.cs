@@ -64,6 +64,49 @@ public class VisitTests
         Assert.True(allocated < 4096, $"three dumps of 250 entries allocated {allocated} bytes on the calling thread");
     }
 
+    [PrivilegedFact]
+    public async Task A_dump_abandoned_part_way_does_not_block_the_next_one()
+    {
+        // 2,000 routes span many datagrams: a visitor that throws on the first, or a cancellation, leaves the kernel's
+        // dump running on the socket; the client reads it to its end so that the next dump is not refused (EBUSY).
+        await using var s = NetnsScope.Create("visit-abandon");
+        var eth0 = s.Underlay();
+        var batch = s.Client.CreateBatch();
+        for (var i = 0; i < 2000; i++)
+        {
+            batch.ReplaceRoute(new RouteSpec(new IPNetwork(new IPAddress([10, (byte)(100 + (i >> 8)), (byte)(i & 255), 0]), 24)) { Gateway = IPAddress.Parse("198.18.0.2"), Device = eth0 });
+        }
+
+        (await batch.ExecuteAsync(Ct)).ThrowIfAnyFailed();
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await s.Client.Routes.VisitAsync(null, new Throwing(), Ct));
+        Assert.True((await s.Client.Routes.ListAsync(null, Ct)).Count >= 2000);
+
+        using var cts = new CancellationTokenSource();
+        var cancelling = new Cancelling(cts);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await s.Client.Routes.VisitAsync(null, cancelling, cts.Token));
+        var counter = new MatchCounter(eth0);
+        await s.Client.Neighbors.VisitAsync(eth0, null, counter, Ct); // another kind of dump right after
+        Assert.True((await s.Client.Routes.ListAsync(null, Ct)).Count >= 2000);
+    }
+
+    private sealed class Throwing : IRouteVisitor
+    {
+        public void OnDumpStarted()
+        {
+        }
+
+        public void Visit(in RouteMessage route) => throw new InvalidOperationException("visitor gave up");
+    }
+
+    private sealed class Cancelling(CancellationTokenSource cts) : IRouteVisitor
+    {
+        public void OnDumpStarted()
+        {
+        }
+
+        public void Visit(in RouteMessage route) => cts.Cancel();
+    }
+
     /// <summary>A route's value with its undecoded attributes as text (the record compares their list by reference).</summary>
     private static (Route, string) Comparable(Route r) =>
         (r with { UnknownAttributes = [] }, string.Join(",", r.UnknownAttributes.Select(a => $"{a.Type}:{Convert.ToHexString(a.Value)}")));

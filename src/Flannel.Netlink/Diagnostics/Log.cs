@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "{Operation} dump interrupted by concurrent changes (attempt {Attempt}); retrying")]
     public static partial void DumpInterrupted(ILogger logger, string operation, int attempt);
 
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "could not read the rest of an abandoned {Operation} dump ({Reason}); the next dump on this client may fail with EBUSY")]
+    public static partial void DumpDrainFailed(ILogger logger, string operation, string reason);
+
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "rtnetlink monitor lost events ({Reason}); consumers must resynchronise")]
     public static partial void MonitorOverflow(ILogger logger, string reason);
 
