@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SQLitePCL;
 
 namespace Flannel.Sqlite;
 
@@ -258,6 +259,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         WatchConnection? watch = null;
         string? identity = null;
         var justSwept = false;
+        using var tick = new PeriodicTimer(_options.PollInterval, _time); // no timer allocated per idle poll
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -315,7 +317,14 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
                 try
                 {
-                    await Task.Delay(failureDelay > TimeSpan.Zero ? failureDelay : _options.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                    if (failureDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(failureDelay, _time, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await tick.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
@@ -813,39 +822,49 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
 
     private static DateTimeOffset? ToTime(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
 
-    /// <summary>A watcher's connection with its prepared idle check.</summary>
+    /// <summary>
+    /// A watcher's connection with its prepared idle check, run on SQLite's own statement API: an idle poll (several a
+    /// second per watcher) binds one integer, steps once and reads three columns, allocating nothing — the ADO.NET
+    /// reader, the boxed parameter and a fresh identity string per poll were most of the daemon's idle garbage.
+    /// </summary>
     private sealed class WatchConnection : IDisposable
     {
-        private readonly SqliteCommand _check;
-        private readonly SqliteParameter _now;
+        private const string CheckSql = """
+            SELECT revision,
+                   EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
+                   (SELECT token FROM identity WHERE id = 1)
+            FROM state WHERE id = 1
+            """;
+
+        // A file made without the identity table (no such table): watch without it.
+        private const string CheckSqlWithoutIdentity = """
+            SELECT revision,
+                   EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
+                   NULL
+            FROM state WHERE id = 1
+            """;
+
+        private readonly sqlite3_stmt _check;
+        private byte[] _identityBytes = [];
+        private string? _identity;
 
         private WatchConnection(SqliteConnection connection, long openedAt)
         {
             Connection = connection;
             OpenedAt = openedAt;
-            _check = connection.CreateCommand();
-            _check.CommandText = """
-                SELECT revision,
-                       EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
-                       (SELECT token FROM identity WHERE id = 1)
-                FROM state WHERE id = 1
-                """;
-            _now = _check.Parameters.Add("@now", SqliteType.Integer);
-            _now.Value = 0L;
-            try
+            var db = connection.Handle!;
+            var rc = raw.sqlite3_prepare_v2(db, CheckSql, out _check);
+            if (rc == raw.SQLITE_ERROR)
             {
-                _check.Prepare();
+                _check.Dispose();
+                rc = raw.sqlite3_prepare_v2(db, CheckSqlWithoutIdentity, out _check);
             }
-            catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+
+            if (rc != raw.SQLITE_OK)
             {
-                // A file made without the identity table (no such table): watch without it.
-                _check.CommandText = """
-                    SELECT revision,
-                           EXISTS (SELECT 1 FROM leases WHERE expires_ms IS NOT NULL AND expires_ms <= @now),
-                           NULL
-                    FROM state WHERE id = 1
-                    """;
-                _check.Prepare();
+                var message = raw.sqlite3_errmsg(db).utf8_to_string();
+                _check.Dispose();
+                throw new SqliteException($"SQLite Error {rc}: '{message}'.", rc);
             }
         }
 
@@ -868,13 +887,43 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
             }
         }
 
-        /// <summary>The revision, whether a row is due to expire at <paramref name="now"/> (the sweep's own predicate) and the file's identity, read atomically.</summary>
+        /// <summary>
+        /// The revision, whether a row is due to expire at <paramref name="now"/> (the sweep's own predicate) and the
+        /// file's identity, read atomically. The identity string is the same instance for as long as it does not change.
+        /// </summary>
         public (long Revision, bool ExpiryDue, string? Identity) Check(long now)
         {
-            _now.Value = now;
-            using var r = _check.ExecuteReader();
-            r.Read();
-            return (r.GetInt64(0), r.GetBoolean(1), r.IsDBNull(2) ? null : r.GetString(2));
+            try
+            {
+                raw.sqlite3_bind_int64(_check, 1, now);
+                var rc = raw.sqlite3_step(_check);
+                if (rc != raw.SQLITE_ROW)
+                {
+                    // SQLITE_DONE: the state row is missing — the file is not (or no longer) a lease store.
+                    var message = rc == raw.SQLITE_DONE ? "the state row is missing" : raw.sqlite3_errmsg(Connection.Handle!).utf8_to_string();
+                    throw new SqliteException($"SQLite Error {rc}: '{message}'.", rc);
+                }
+
+                var revision = raw.sqlite3_column_int64(_check, 0);
+                var due = raw.sqlite3_column_int(_check, 1) != 0;
+                if (raw.sqlite3_column_type(_check, 2) == raw.SQLITE_NULL)
+                {
+                    return (revision, due, null);
+                }
+
+                var token = raw.sqlite3_column_blob(_check, 2);
+                if (_identity is null || !token.SequenceEqual(_identityBytes))
+                {
+                    _identityBytes = token.ToArray();
+                    _identity = Encoding.UTF8.GetString(token);
+                }
+
+                return (revision, due, _identity);
+            }
+            finally
+            {
+                raw.sqlite3_reset(_check);
+            }
         }
 
         public void Dispose()
