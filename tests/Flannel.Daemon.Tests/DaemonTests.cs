@@ -232,6 +232,9 @@ public sealed class DaemonTests : IDisposable
             Assert.Equal(first, node.SubnetEnv("FLANNEL_SUBNET"));
             p.Terminate();
             Assert.Equal(0, p.WaitForExit(Exit));
+
+            // The restart finds the device in place and says so once (registration looks at it, set-up does not repeat it).
+            Assert.Single(p.Output.Split('\n'), l => l.Contains("device flannel.1 reused", StringComparison.Ordinal));
         }
 
         NetConf("host-gw");

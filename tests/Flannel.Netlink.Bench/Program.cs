@@ -12,7 +12,7 @@
 // -list phases call ListAsync, the -visit phases VisitAsync with a reusable visitor; both check every entry against
 // the object nlbench made for it (index from the address, then MAC / gateway / VTEP compared) and the phase fails
 // unless exactly N match, so a dump that returned nothing cannot be timed as fast. Bytes and CPU are per entry.
-// dump-compare.sh runs them against iproute2 (docs/performance-netlink-dump.md).
+// dump-compare.sh runs them against iproute2 (docs/performance.md, "Flannel.Netlink: dumping routes…").
 // Objects are nlbench's (i = 0..N-1): route 10.(128+i/256).(i%256).0/24 via itself dev IF onlink; route-1gw via
 // 198.18.0.2 dev UNDERLAY_IF; neigh 10.a.b.0 lladdr 02:a0:00:ii:ii:ii permanent; fdb 02:a0:00:ii:ii:ii dst
 // 198.18.((i+1)/256).((i+1)%256) self permanent. Only Flannel.Netlink's public API is used.

@@ -63,8 +63,12 @@ internal static class VxlanDevice
         return null;
     }
 
-    /// <summary>Ensures the device exists with the spec's attributes, MTU and MAC (not yet up); returns it.</summary>
-    public static async ValueTask<Link> EnsureAsync(RtnetlinkClient rtnl, VxlanDeviceSpec want, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ensures the device exists with the spec's attributes, MTU and MAC (not yet up); returns it. Creating or
+    /// replacing it is always logged; finding it as wanted only when <paramref name="logReuse"/> (the first look at
+    /// registration, not the set-up that follows it or a repair).
+    /// </summary>
+    public static async ValueTask<Link> EnsureAsync(RtnetlinkClient rtnl, VxlanDeviceSpec want, ILogger logger, CancellationToken cancellationToken, bool logReuse = true)
     {
         var link = await rtnl.Links.GetAsync(want.Name, cancellationToken).ConfigureAwait(false);
         if (link is not null && Incompatibility(link, want) is { } reason)
@@ -90,7 +94,7 @@ internal static class VxlanDevice
                 cancellationToken).ConfigureAwait(false);
             Log.DeviceCreated(logger, want.Name, want.Vni, VtepData.FormatMac(want.Mac), want.Mtu);
         }
-        else
+        else if (logReuse)
         {
             Log.DeviceReused(logger, want.Name);
         }

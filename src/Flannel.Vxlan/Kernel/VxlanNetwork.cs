@@ -82,7 +82,7 @@ internal sealed class VxlanNetwork : INetwork
     {
         foreach (var f in _families)
         {
-            var link = await VxlanDevice.EnsureAsync(_rtnl, f.Spec, _logger, cancellationToken).ConfigureAwait(false);
+            var link = await VxlanDevice.EnsureAsync(_rtnl, f.Spec, _logger, cancellationToken, logReuse: false).ConfigureAwait(false);
             f.Index = link.Index;
             if (f.LeaseSubnet is { } subnet)
             {
