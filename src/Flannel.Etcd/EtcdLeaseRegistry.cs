@@ -46,7 +46,7 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly Watch.WatchClient _watch;
     private readonly Auth.AuthClient _auth;
     private readonly string _prefix;
-    private readonly ConcurrentDictionary<string, long> _reportedBad = new(StringComparer.Ordinal);
+    private readonly Flannel.Stores.BadRecordReports _reportedBad = new();
     private readonly ByteString _subnetsKey;
     private readonly ByteString _subnetsEnd;
     private readonly ConcurrentDictionary<long, (DateTimeOffset Expiry, DateTimeOffset CheckedAt, bool Own)> _ttlCache = new();
@@ -638,24 +638,10 @@ public sealed class EtcdLeaseRegistry : ILeaseRegistry, IDisposable
 
     // ---------------------------------------------------------------- decoding
 
-    /// <summary>
-    /// Logs a skipped record: a warning the first time this key is seen bad at this revision, debug afterwards — every
-    /// list, resync and renewal reads it again, and the same warning six times per daemon start hides the others.
-    /// </summary>
     private void ReportSkipped(string key, long revision, string reason)
     {
-        var first = !_reportedBad.TryGetValue(key, out var seen) || seen != revision;
-        if (first)
-        {
-            if (_reportedBad.Count >= 1024)
-            {
-                _reportedBad.Clear();
-            }
-
-            _reportedBad[key] = revision;
-        }
-
-        Log.SkippingKey(_logger, first ? LogLevel.Warning : LogLevel.Debug, key, reason);
+        var level = _reportedBad.LevelFor(key, revision); // remembered whether or not the level is logged
+        Log.SkippingKey(_logger, level, key, reason);
     }
 
     private bool TryDecode(KeyValue kv, bool removal, out IPNetwork subnet, out IPNetwork? ipv6Subnet, out LeaseAttributes attrs)

@@ -38,7 +38,7 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
     private readonly string _connectionString;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Lock _decodedLock = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _reportedBad = new(StringComparer.Ordinal);
+    private readonly Flannel.Stores.BadRecordReports _reportedBad = new();
 
     // The leases last decoded, by the revision that wrote them (unique in one database). A row version is read and
     // decoded once, so the snapshots and events that every watcher of a node reads (its peer watch, its own-lease
@@ -523,24 +523,10 @@ public sealed class SqliteLeaseRegistry : ILeaseRegistry, IDisposable
         }
     }
 
-    /// <summary>
-    /// Logs a skipped record: a warning the first time this key is seen bad at this revision, debug afterwards (every
-    /// snapshot and watch poll reads it again).
-    /// </summary>
     private void ReportSkipped(string key, long revision, string reason)
     {
-        var first = !_reportedBad.TryGetValue(key, out var seen) || seen != revision;
-        if (first)
-        {
-            if (_reportedBad.Count >= 1024)
-            {
-                _reportedBad.Clear();
-            }
-
-            _reportedBad[key] = revision;
-        }
-
-        Log.SkippingRecord(_logger, first ? LogLevel.Warning : LogLevel.Debug, key, reason);
+        var level = _reportedBad.LevelFor(key, revision); // remembered whether or not the level is logged
+        Log.SkippingRecord(_logger, level, key, reason);
     }
 
     private bool TryDecode(string key, string? value, long? expires, long revision, bool removal, out Lease lease)
