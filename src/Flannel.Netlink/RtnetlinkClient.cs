@@ -305,12 +305,14 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 var len = Encode(type, Nl.NLM_F_REQUEST | Nl.NLM_F_DUMP, seq, state, encode);
                 _socket.Send(_send.AsSpan(0, len));
                 var interrupted = false;
+                var n = 0;
                 try
                 {
                     while (true)
                     {
+                        n = 0;
                         cancellationToken.ThrowIfCancellationRequested(); // a receive with data waiting does not look
-                        var n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
+                        n = await _socket.ReceiveAsync(_receive, cancellationToken).ConfigureAwait(false);
                         if (ScanDump(_receive.AsSpan(0, n), seq, type, sink, ref interrupted))
                         {
                             break;
@@ -320,8 +322,12 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
                 catch (Exception ex) when (ex is not NetlinkException)
                 {
                     // Abandoned part-way (cancelled, a malformed entry, the visitor threw): the kernel's dump is still
-                    // running on this socket and would refuse the next one (EBUSY). Read it to its end first.
-                    await DrainDumpAsync(type, seq).ConfigureAwait(false);
+                    // running on this socket and would refuse the next one (EBUSY). Read it to its end first — unless
+                    // the datagram being scanned already held its end (the kernel appends NLMSG_DONE to the last one).
+                    if (!EndedIn(_receive.AsSpan(0, n), seq))
+                    {
+                        await DrainDumpAsync(type, seq).ConfigureAwait(false);
+                    }
                     throw;
                 }
 
@@ -372,6 +378,19 @@ public sealed partial class RtnetlinkClient : IAsyncDisposable, IDisposable
         catch (Exception ex) when (ex is OperationCanceledException or NetlinkException or IOException or System.Net.Sockets.SocketException)
         {
             Log.DumpDrainFailed(_logger, Nl.TypeName(type), ex.Message);
+        }
+    }
+
+    /// <summary>Like <see cref="EndsDump"/>, but false (keep draining) when the datagram's framing is itself broken.</summary>
+    private static bool EndedIn(ReadOnlySpan<byte> datagram, uint seq)
+    {
+        try
+        {
+            return EndsDump(datagram, seq);
+        }
+        catch (NetlinkProtocolException)
+        {
+            return false;
         }
     }
 

@@ -89,13 +89,58 @@ public class VisitTests
         Assert.True((await s.Client.Routes.ListAsync(null, Ct)).Count >= 2000);
     }
 
-    private sealed class Throwing : IRouteVisitor
+    [PrivilegedFact]
+    public async Task A_visitor_throwing_in_the_last_datagram_does_not_wait_for_a_dump_end_already_read()
+    {
+        // A few entries fit in one datagram, and the kernel appends NLMSG_DONE to it: when the visitor throws there,
+        // the dump has already ended and nothing is left to drain (waiting would stall every caller for the timeout).
+        var logs = new RecordingLoggerFactory();
+        await using var s = NetnsScope.Create("visit-last", configure: o => o.LoggerFactory = logs);
+        var eth0 = s.Underlay();
+        for (var i = 1; i <= 3; i++)
+        {
+            await s.Client.Neighbors.ReplaceAsync(new NeighborSpec(eth0, IPAddress.Parse($"198.18.1.{i}"), PhysicalAddress.Parse($"02-b0-00-00-00-{i:x2}")), Ct);
+        }
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await s.Client.Neighbors.VisitAsync(eth0, AddressFamily.InterNetwork, new Throwing(), Ct));
+        Assert.DoesNotContain(2004, logs.EventIds);
+        Assert.Equal(3, (await s.Client.Neighbors.ListAsync(eth0, AddressFamily.InterNetwork, Ct)).Count(n => n.LinkAddress?.GetAddressBytes()[0] == 0x02));
+    }
+
+    private sealed class RecordingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<int> _ids = new();
+
+        public IReadOnlyCollection<int> EventIds => _ids;
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _ids.Enqueue(eventId.Id);
+    }
+
+    private sealed class Throwing : IRouteVisitor, INeighborVisitor
     {
         public void OnDumpStarted()
         {
         }
 
         public void Visit(in RouteMessage route) => throw new InvalidOperationException("visitor gave up");
+
+        public void Visit(in NeighborMessage neighbor) => throw new InvalidOperationException("visitor gave up");
     }
 
     private sealed class Cancelling(CancellationTokenSource cts) : IRouteVisitor
