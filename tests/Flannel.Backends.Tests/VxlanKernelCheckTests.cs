@@ -38,6 +38,8 @@ public class VxlanKernelCheckTests
         { "someone else's route in the overlay elsewhere", true },
         { "route outside the overlay on the device", true },
         { "the kernel's prefix route of an address on the device", true },
+        { "route deleted while another peer's is duplicated at a higher metric", false },
+        { "FDB entry deleted while another's is duplicated on another port", false },
     };
 
     [PrivilegedTheory]
@@ -80,6 +82,14 @@ public class VxlanKernelCheckTests
             case "someone else's route in the overlay elsewhere": ns.Ip("route", "add", "10.244.9.0/24", "via", "198.18.0.7", "dev", "eth0"); break;
             case "route outside the overlay on the device": ns.Ip("route", "add", "10.99.0.0/24", "via", "10.244.1.0", "dev", "flannel.1", "onlink", "proto", "70"); break;
             case "the kernel's prefix route of an address on the device": ns.Ip("addr", "add", "10.244.0.0/24", "dev", "flannel.1"); break;
+            case "route deleted while another peer's is duplicated at a higher metric":
+                ns.Ip("route", "del", "10.244.2.0/24");
+                ns.Ip("route", "add", "10.244.3.0/24", "via", "10.244.3.0", "dev", "flannel.1", "onlink", "proto", "70", "metric", "100");
+                break;
+            case "FDB entry deleted while another's is duplicated on another port":
+                Shell.Check("bridge", ["-n", ns.Name, "fdb", "del", "02:aa:00:00:00:02", "dev", "flannel.1", "dst", "198.18.0.12", "self"]);
+                Shell.Check("bridge", ["-n", ns.Name, "fdb", "append", "02:aa:00:00:00:03", "dev", "flannel.1", "dst", "198.18.0.13", "port", "9999", "self", "permanent"]);
+                break;
         }
 
         using var handle = NetworkNamespace.OpenByName(ns.Name);

@@ -129,6 +129,13 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
     private int _neighbors;
     private int _fdb;
 
+    // The keys counted so far: a duplicate of a matching entry (a second route at another metric, a second FDB remote on
+    // another port) counts once, as the full diff sees it, and cannot make up for a missing one. Cleared, never
+    // reallocated, so that a steady check allocates nothing.
+    private readonly HashSet<AddressKey> _seenRoutes = [];
+    private readonly HashSet<AddressKey> _seenNeighbors = [];
+    private readonly HashSet<ulong> _seenFdb = [];
+
     public VxlanKernelCheck(IPNetwork? overlay, int addressBytes, RouteProtocol protocol)
     {
         _addressBytes = addressBytes;
@@ -147,6 +154,9 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
         _index = index;
         _expected = expected;
         _routes = _neighbors = _fdb = 0;
+        _seenRoutes.Clear();
+        _seenNeighbors.Clear();
+        _seenFdb.Clear();
         Mismatch = null;
     }
 
@@ -161,11 +171,23 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
         return Mismatch is null;
     }
 
-    void IRouteVisitor.OnDumpStarted() => _routes = 0;
+    void IRouteVisitor.OnDumpStarted()
+    {
+        _routes = 0;
+        _seenRoutes.Clear();
+    }
 
-    void INeighborVisitor.OnDumpStarted() => _neighbors = 0;
+    void INeighborVisitor.OnDumpStarted()
+    {
+        _neighbors = 0;
+        _seenNeighbors.Clear();
+    }
 
-    void IFdbVisitor.OnDumpStarted() => _fdb = 0;
+    void IFdbVisitor.OnDumpStarted()
+    {
+        _fdb = 0;
+        _seenFdb.Clear();
+    }
 
     public void Visit(in RouteMessage route)
     {
@@ -175,13 +197,17 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
             return;
         }
 
-        if (!_expected.Routes.TryGetValue(KernelKeys.Address(route.Destination), out var want) || !want.Matches(route.DestinationLength, KernelKeys.Address(route.Gateway), onDevice, route.OnLink))
+        var key = (AddressKey)KernelKeys.Address(route.Destination);
+        if (!_expected.Routes.TryGetValue(key, out var want) || !want.Matches(route.DestinationLength, KernelKeys.Address(route.Gateway), onDevice, route.OnLink))
         {
             Mismatch ??= "a route in the overlay differs";
             return;
         }
 
-        _routes++;
+        if (_seenRoutes.Add(key))
+        {
+            _routes++;
+        }
     }
 
     public void Visit(in NeighborMessage neighbor)
@@ -191,13 +217,17 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
             return;
         }
 
-        if (!_expected.Neighbors.TryGetValue(KernelKeys.Address(neighbor.Address), out var mac) || mac != KernelKeys.Mac(neighbor.LinkAddress))
+        var key = (AddressKey)KernelKeys.Address(neighbor.Address);
+        if (!_expected.Neighbors.TryGetValue(key, out var mac) || mac != KernelKeys.Mac(neighbor.LinkAddress))
         {
             Mismatch ??= "a permanent neighbour entry differs";
             return;
         }
 
-        _neighbors++;
+        if (_seenNeighbors.Add(key))
+        {
+            _neighbors++;
+        }
     }
 
     public void Visit(in FdbMessage entry)
@@ -207,13 +237,17 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
             return;
         }
 
-        if (!_expected.Fdb.TryGetValue(KernelKeys.Mac(entry.LinkAddress), out var dst) || dst != KernelKeys.Address(entry.Destination))
+        var mac = KernelKeys.Mac(entry.LinkAddress);
+        if (!_expected.Fdb.TryGetValue(mac, out var dst) || dst != KernelKeys.Address(entry.Destination))
         {
             Mismatch ??= "a permanent FDB entry differs";
             return;
         }
 
-        _fdb++;
+        if (_seenFdb.Add(mac))
+        {
+            _fdb++;
+        }
     }
 
     /// <summary>
