@@ -269,7 +269,9 @@ internal sealed class VxlanNetwork : INetwork
 
             if (!diff.IsEmpty)
             {
-                problem ??= await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
+                // Every family applies its diff; the first problem is the one reported.
+                var familyProblem = await ApplyAsync(f, diff.Program, diff.DeleteNeighbors, diff.DeleteFdb, diff.DeleteRoutes, cancellationToken).ConfigureAwait(false);
+                problem ??= familyProblem;
             }
 
             // Keep the programmed set (and its watch view) when nothing changed: the periodic reconcile then leaves
