@@ -133,6 +133,33 @@ public class CodecTests
     }
 
     [Fact]
+    public void A_neighbour_with_an_empty_link_address_keeps_it_and_one_without_has_none()
+    {
+        // A NOARP device (a TUN) reports NDA_LLADDR with no bytes: present but empty, as before the in-place views.
+        static byte[] Neighbor(bool withLl)
+        {
+            var b = new byte[256];
+            var w = new NetlinkWriter(b);
+            var start = w.BeginMessage(Nl.RTM_NEWNEIGH, 0, 1);
+            w.WriteStruct(new NeighborHeader { Family = Nl.AF_INET, Index = 5, State = (ushort)NeighborState.Permanent });
+            w.WriteAddress(Nda.Dst, IPAddress.Parse("10.244.9.0"));
+            if (withLl)
+            {
+                w.WriteBytes(Nda.LlAddr, []);
+            }
+
+            w.EndMessage(start);
+            return b[..w.Position];
+        }
+
+        Assert.True(NeighborCodec.TryDecodeNeighbor(Nl.RTM_NEWNEIGH, Payload(Neighbor(withLl: true)), out var empty));
+        Assert.NotNull(empty.LinkAddress);
+        Assert.Empty(empty.LinkAddress.GetAddressBytes());
+        Assert.True(NeighborCodec.TryDecodeNeighbor(Nl.RTM_NEWNEIGH, Payload(Neighbor(withLl: false)), out var none));
+        Assert.Null(none.LinkAddress);
+    }
+
+    [Fact]
     public void NeighborFdbAndAddressRoundTrip()
     {
         var n = Encode(NeighborCodec.EncodeNew, new NeighborSpec(4, IPAddress.Parse("fd00::9"), PhysicalAddress.Parse("02-a0-00-00-00-01")), Nl.RTM_NEWNEIGH);

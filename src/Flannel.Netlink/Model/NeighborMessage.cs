@@ -16,11 +16,12 @@ public readonly ref struct NeighborMessage
 {
     private readonly NeighborHeader _header;
 
-    private NeighborMessage(NeighborHeader header, ReadOnlySpan<byte> address, ReadOnlySpan<byte> linkAddress)
+    private NeighborMessage(NeighborHeader header, ReadOnlySpan<byte> address, ReadOnlySpan<byte> linkAddress, bool hasLinkAddress)
     {
         _header = header;
         Address = address;
         LinkAddress = linkAddress;
+        HasLinkAddress = hasLinkAddress;
     }
 
     /// <summary>The address family (InterNetwork or InterNetworkV6).</summary>
@@ -32,8 +33,11 @@ public readonly ref struct NeighborMessage
     /// <summary>NDA_DST: the IP address in network byte order (4 or 16 bytes).</summary>
     public ReadOnlySpan<byte> Address { get; }
 
-    /// <summary>NDA_LLADDR: the link-layer address; empty when unknown.</summary>
+    /// <summary>NDA_LLADDR: the link-layer address; empty when unknown (or sent empty, see <see cref="HasLinkAddress"/>).</summary>
     public ReadOnlySpan<byte> LinkAddress { get; }
+
+    /// <summary>Whether the entry carries NDA_LLADDR at all (a NOARP device such as a TUN sends it with no bytes).</summary>
+    public bool HasLinkAddress { get; }
 
     /// <summary>ndm_state.</summary>
     public NeighborState State => (NeighborState)_header.State;
@@ -47,7 +51,7 @@ public readonly ref struct NeighborMessage
     {
         InterfaceIndex = InterfaceIndex,
         Address = new IPAddress(Address),
-        LinkAddress = LinkAddress.IsEmpty ? null : new PhysicalAddress(LinkAddress.ToArray()),
+        LinkAddress = HasLinkAddress ? new PhysicalAddress(LinkAddress.ToArray()) : null,
         State = State,
         Flags = Flags,
     };
@@ -63,13 +67,14 @@ public readonly ref struct NeighborMessage
         }
 
         ReadOnlySpan<byte> dst = default, ll = default;
+        var hasLl = false;
         var r = new AttributeReader(payload[12..]);
         while (r.TryRead(out var t, out var v))
         {
             switch (t)
             {
                 case Nda.Dst: dst = Attr.AddressBytes(v, "NDA_DST"); break;
-                case Nda.LlAddr: ll = v; break;
+                case Nda.LlAddr: ll = v; hasLl = true; break;
             }
         }
 
@@ -78,7 +83,7 @@ public readonly ref struct NeighborMessage
             return false;
         }
 
-        message = new NeighborMessage(h, dst, ll);
+        message = new NeighborMessage(h, dst, ll, hasLl);
         return true;
     }
 }

@@ -212,7 +212,7 @@ internal sealed class VxlanKernelCheck : IRouteVisitor, INeighborVisitor, IFdbVi
 
     public void Visit(in NeighborMessage neighbor)
     {
-        if (neighbor.InterfaceIndex != _index || (neighbor.State & NeighborState.Permanent) == 0 || neighbor.LinkAddress.IsEmpty)
+        if (neighbor.InterfaceIndex != _index || (neighbor.State & NeighborState.Permanent) == 0 || !neighbor.HasLinkAddress)
         {
             return;
         }
