@@ -14,18 +14,36 @@ public sealed class BackendMetricsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_stateDir, recursive: true);
 
+    /// <summary>
+    /// A three-host vxlan lab whose first host reports to <paramref name="probe"/>. The periodic reconcile is out of
+    /// reach: every reconcile the tests see has a known trigger.
+    /// </summary>
+    private async Task<BackendLab> VxlanLabAsync(MetricsProbe probe)
+    {
+        var lab = BackendLab.Create(
+            """{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}""",
+            () => new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = _stateDir, ReconcileInterval = TimeSpan.FromHours(1) }));
+        try
+        {
+            await lab.StartAsync(lab.Hosts.Hosts[0], meters: probe);
+            await lab.StartAllAsync();
+            return lab;
+        }
+        catch
+        {
+            await lab.DisposeAsync();
+            throw;
+        }
+    }
+
     [PrivilegedFact]
     public async Task A_peer_whose_vtep_mac_moves_is_reprogrammed_from_the_lease_event_without_a_heal()
     {
         // Our own deletions (the peer's old FDB entry) and replacements (its neighbour's MAC) are announced by the
         // kernel watch too: they must not be taken for someone else's and cost a full reconcile.
         using var probe = new MetricsProbe();
-        await using var lab = BackendLab.Create(
-            """{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}""",
-            () => new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = _stateDir, ReconcileInterval = TimeSpan.FromHours(1) }));
+        await using var lab = await VxlanLabAsync(probe);
         var h = lab.Hosts.Hosts[0];
-        await lab.StartAsync(h, meters: probe);
-        await lab.StartAllAsync();
         var me = ("instance", h.Name);
         await BackendLab.EventuallyAsync(() => VxlanMultiHostTests.Converged(lab, h), Within, "converged");
         var heals = probe.Sum("flannel.vxlan.reconciles", me, ("trigger", "heal"));
@@ -49,14 +67,8 @@ public sealed class BackendMetricsTests : IDisposable
     public async Task Vxlan_instruments_count_peers_reconciles_and_what_was_healed_under_us()
     {
         using var probe = new MetricsProbe();
-
-        // The periodic reconcile is out of reach: every reconcile below has a known trigger.
-        await using var lab = BackendLab.Create(
-            """{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}""",
-            () => new VxlanBackendFactory(new VxlanBackendOptions { StateDirectory = _stateDir, ReconcileInterval = TimeSpan.FromHours(1) }));
+        await using var lab = await VxlanLabAsync(probe);
         var h = lab.Hosts.Hosts[0];
-        await lab.StartAsync(h, meters: probe);
-        await lab.StartAllAsync();
         var me = ("instance", h.Name);
         double? Peers() => probe.Observe("flannel.vxlan.peers", me, ("device", "flannel.1"), ("family", "ipv4"));
         await BackendLab.EventuallyAsync(() => VxlanMultiHostTests.Converged(lab, h) && Peers() == 2, Within, $"two peers programmed and counted ({Peers()})");
