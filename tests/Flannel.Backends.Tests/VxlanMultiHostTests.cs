@@ -147,17 +147,21 @@ public sealed class VxlanMultiHostTests : IDisposable
         lab.AssertFullMesh();
     }
 
+    /// <summary>Starts every agent, waits for the full mesh, and returns the first host with its neighbour's lease, subnet and VTEP MAC.</summary>
+    private static async Task<(SimulatedHost Host, Lease Peer, IPNetwork Subnet, string Mac)> ConvergedWithPeerAsync(BackendLab lab)
+    {
+        await lab.StartAllAsync();
+        await ConvergedEverywhereAsync(lab);
+        var peer = lab.AgentOf(lab.Hosts.Hosts[1]).Network.Lease;
+        return (lab.Hosts.Hosts[0], peer, peer.Subnet!.Value, VtepData.FormatMac(VtepData.TryReadMac(peer.Attributes.BackendData, out _)!));
+    }
+
     [PrivilegedFact]
     public async Task Hand_deleted_route_neighbour_and_fdb_entries_and_a_deleted_device_are_restored_by_the_kernel_watch()
     {
         // The periodic reconcile is pushed out of reach: only the netlink monitor can heal within the bound.
         await using var lab = BackendLab.Create(NetConf, Factory(reconcile: TimeSpan.FromHours(1)));
-        await lab.StartAllAsync();
-        await ConvergedEverywhereAsync(lab);
-        var h = lab.Hosts.Hosts[0];
-        var peer = lab.Agents.Single(a => a.Host == lab.Hosts.Hosts[1]).Network.Lease;
-        var subnet = peer.Subnet!.Value;
-        var mac = VtepData.FormatMac(VtepData.TryReadMac(peer.Attributes.BackendData, out _)!);
+        var (h, peer, subnet, mac) = await ConvergedWithPeerAsync(lab);
 
         h.Namespace.Ip("route", "del", subnet.ToString(), "dev", "flannel.1");
         var t1 = await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "route restored");
@@ -182,12 +186,7 @@ public sealed class VxlanMultiHostTests : IDisposable
     {
         // Overwriting sends RTM_NEWROUTE/RTM_NEWNEIGH, not a deletion: the watch must compare them with what it programmed.
         await using var lab = BackendLab.Create(NetConf, Factory(reconcile: TimeSpan.FromHours(1)));
-        await lab.StartAllAsync();
-        await ConvergedEverywhereAsync(lab);
-        var h = lab.Hosts.Hosts[0];
-        var peer = lab.Agents.Single(a => a.Host == lab.Hosts.Hosts[1]).Network.Lease;
-        var subnet = peer.Subnet!.Value;
-        var mac = VtepData.FormatMac(VtepData.TryReadMac(peer.Attributes.BackendData, out _)!);
+        var (h, peer, subnet, mac) = await ConvergedWithPeerAsync(lab);
 
         h.Namespace.Ip("route", "replace", subnet.ToString(), "via", "198.18.0.250", "dev", "eth0");
         await BackendLab.EventuallyAsync(() => Converged(lab, h), TimeSpan.FromSeconds(5), "route restored");
